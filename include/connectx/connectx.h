@@ -1,0 +1,124 @@
+/*
+ * connectx.h - open outgoing TCP and UDP connections without the ephemeral-port ceiling.
+ *
+ * connectx(fd, src, dst) does what bind(src) + connect(dst) should do: every distinct
+ * destination may reuse the whole local port range, so the number of concurrent connections is
+ * destinations x range instead of range. The library picks the kernel technique per call:
+ *
+ *   caller gives     TCP                                 UDP
+ *   dst only         connect()                           route lookup, port search, lock
+ *   src IP, dst      IP_BIND_ADDRESS_NO_PORT + bind      port search, lock
+ *   src IP:port      SO_REUSEADDR + bind                 lock: SO_REUSEADDR bind, exact
+ *                                                        SOCK_DIAG lookup, connect
+ *
+ * This header is valid C99 and C++. See connectx(3) for the full manual.
+ */
+#ifndef CONNECTX_CONNECTX_H
+#define CONNECTX_CONNECTX_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define CONNECTX_API __attribute__((visibility("default")))
+#else
+#define CONNECTX_API
+#endif
+
+#define CONNECTX_VERSION_MAJOR 0
+#define CONNECTX_VERSION_MINOR 1
+#define CONNECTX_VERSION_PATCH 0
+
+/* How the connection was made (connectx_result.technique). */
+enum connectx_technique {
+    CONNECTX_TECH_NONE = 0,             /* nothing was done (failure before any side effect) */
+    CONNECTX_TECH_CONNECT = 1,          /* TCP: plain connect(), the kernel picked source */
+    CONNECTX_TECH_BIND_NO_PORT = 2,     /* TCP: IP_BIND_ADDRESS_NO_PORT + bind(ip, 0) + connect */
+    CONNECTX_TECH_REUSEADDR = 3,        /* TCP: SO_REUSEADDR + bind(ip, port) + connect */
+    CONNECTX_TECH_LOCAL_PORT_RANGE = 4, /* TCP: IP_LOCAL_PORT_RANGE narrowed the kernel's pick */
+    CONNECTX_TECH_EXPLICIT_PORTS = 5,   /* TCP: explicit ports of the range, SO_REUSEADDR each */
+    CONNECTX_TECH_UDP_LOCK = 6          /* UDP: SO_REUSEADDR lock + exact SOCK_DIAG lookup */
+};
+
+/* What connectx() chose. Filled on success; on failure only `technique`, `lookups` and
+ * `attempts` are meaningful (they say how far the call got). */
+struct connectx_result {
+    struct sockaddr_storage local;  /* local address and port of the connection */
+    struct sockaddr_storage remote; /* the destination as connected */
+    uint32_t technique;             /* enum connectx_technique */
+    uint32_t lookups;               /* SOCK_DIAG conflict lookups made (UDP) */
+    uint32_t attempts;              /* source ports tried (explicit-port and UDP searches) */
+    uint32_t reserved_;             /* zero */
+};
+
+/* connectx_opts.flags */
+/* TCP with a port range: skip IP_LOCAL_PORT_RANGE and try explicit ports of the range with
+ * SO_REUSEADDR (what the library does by itself on kernels before 6.3). */
+#define CONNECTX_F_EXPLICIT_PORTS 0x1u
+#define CONNECTX_F_ALL (CONNECTX_F_EXPLICIT_PORTS)
+
+/*
+ * Optional knobs. Zero-initialise, set `size = sizeof(struct connectx_opts)`, then fill in what
+ * you need. `size` lets the structure grow without breaking the ABI: the library accepts every
+ * size it has ever published and rejects others with EINVAL.
+ */
+struct connectx_opts {
+    uint32_t size;     /* sizeof(struct connectx_opts) */
+    uint32_t flags;    /* CONNECTX_F_*; unknown bits are EINVAL */
+    uint16_t port_lo;  /* source port range, inclusive, host order; 0/0 = no range. Only */
+    uint16_t port_hi;  /* used when src has port 0. lo > hi or lo == 0 < hi is EINVAL. */
+    int32_t ifindex;   /* bind the connection to this interface (SO_BINDTODEVICE); 0 = none */
+    struct connectx_result *result; /* optional out-pointer, may be NULL */
+};
+
+/*
+ * Connect socket `fd` (SOCK_STREAM or SOCK_DGRAM, AF_INET or AF_INET6, unbound and unconnected)
+ * to `dst`, from `src` if given. `src` may be NULL, which means any address and any port; a
+ * wildcard address with port 0 means the same. `opts` may be NULL.
+ *
+ * Returns 0 on success. On failure returns -1 and sets errno; like connect(2), the caller then
+ * closes the socket (it is never left holding a port lock, nor associated). A non-blocking TCP
+ * socket returns -1/EINPROGRESS as connect(2) does: the connection completes in the background.
+ *
+ * Errors, checked before any side effect (the socket is left untouched):
+ *   EBADF         fd is not an open file descriptor.
+ *   ENOTSOCK      fd is not a socket.
+ *   EPROTOTYPE    the socket is neither SOCK_STREAM nor SOCK_DGRAM (or not TCP/UDP).
+ *   EAFNOSUPPORT  the socket is neither AF_INET nor AF_INET6; or src/dst family does not fit the
+ *                 socket (AF_INET on an IPv6 socket is refused: pass an IPv4-mapped address; an
+ *                 IPv4-mapped address on an IPV6_V6ONLY socket is refused).
+ *   EINVAL        dst is NULL; a sockaddr is shorter than its family needs; dst has port 0 or
+ *                 is a wildcard address; a link-local IPv6 address has no scope id, or src and
+ *                 dst have different scope ids; opts->size is unknown; unknown flags; port
+ *                 range with lo > hi or lo == 0; negative ifindex.
+ *   EISCONN       the socket is already connected.
+ *   EINVAL        the socket is already bound (connectx does the binding).
+ *   ENODEV        opts->ifindex names no interface.
+ *   EADDRNOTAVAIL the source address is not local, or not on opts->ifindex.
+ * Errors from the kernel:
+ *   EADDRNOTAVAIL TCP: the 4-tuple is taken, or no port of the range is free toward dst.
+ *   EADDRINUSE    UDP: the 4-tuple is taken, or the source port is locked by a concurrent
+ *                 connectx() or held by an unconnected socket that would receive the traffic.
+ *   EAGAIN        UDP: no free source port toward dst in the usable range.
+ *   EINPROGRESS, ECONNREFUSED, ENETUNREACH, ETIMEDOUT, EINTR, EACCES, ... as connect(2).
+ * Errors of the UDP conflict check, which fails closed (a port is never assumed free):
+ *   EMFILE, ENFILE, ENOBUFS, ENOMEM  the netlink socket could not be created.
+ *   EPROTONOSUPPORT  the kernel's udp_diag does not answer exact lookups in this namespace.
+ *   EPROTO           a netlink reply was malformed, truncated or did not match the request.
+ *   ETIMEDOUT        no netlink reply within the receive timeout.
+ */
+CONNECTX_API int connectx(int fd, const struct sockaddr *src, socklen_t src_len, const struct sockaddr *dst,
+             socklen_t dst_len, const struct connectx_opts *opts);
+
+/* Name of a technique ("connect", "bind-no-port", ...); "unknown" for other values. */
+CONNECTX_API const char *connectx_technique_name(uint32_t technique);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CONNECTX_CONNECTX_H */

@@ -1,0 +1,1 @@
+// guard.cpp - placeholder until its issue lands.

@@ -1,0 +1,1 @@
+// netns_cache.cpp - placeholder until its issue lands.

@@ -1,0 +1,45 @@
+// request.hpp - one connectx() call after validation: every field checked and normalised, so
+// the TCP and UDP paths never look at raw caller input.
+#pragma once
+
+#include <connectx/connectx.hpp>
+
+#include <cstdint>
+
+namespace cx::detail {
+
+
+struct request {
+    int fd = -1;
+    int family = 0;    // the socket's: AF_INET or AF_INET6
+    int protocol = 0;  // IPPROTO_TCP or IPPROTO_UDP
+    // Source: family is the socket's; wildcard IP and/or port 0 when the caller left them open.
+    // A link-local source carries the scope of the destination when the caller gave none.
+    address src;
+    address dst;      // in the socket's family (IPv4-mapped on a dual-stack socket)
+    bool src_ip_given = false;  // src IP is not the wildcard
+    uint16_t port_lo = 0;       // per-call source port range, 0/0 = none (only when src port 0)
+    uint16_t port_hi = 0;
+    int ifindex = 0;            // SO_BINDTODEVICE target, 0 = none
+    uint32_t flags = 0;         // CONNECTX_F_*
+
+    uint16_t src_port() const noexcept { return src.port(); }
+    bool has_range() const noexcept { return port_hi != 0; }
+    bool dst_v4_mapped() const noexcept { return dst.is_v4_mapped(); }
+};
+
+// Checks the caller's arguments and the socket's state, without side effects. Returns 0 and fills
+// `out`, or an errno as documented in connectx.h.
+int validate(int fd, const sockaddr* src, socklen_t src_len, const sockaddr* dst,
+             socklen_t dst_len, const connectx_opts* opts, request& out) noexcept;
+
+// The paths. Each returns 0 or an errno, fills `res` (technique, lookups, attempts; local and
+// remote are filled by the dispatcher on success) and on failure leaves no lock behind.
+int tcp_connect(const request& req, connectx_result& res) noexcept;
+int udp_connect(const request& req, connectx_result& res) noexcept;
+
+// validate + dispatch + report: the body of both the C and the C++ entry points.
+int connect_socket(int fd, const sockaddr* src, socklen_t src_len, const sockaddr* dst,
+                   socklen_t dst_len, const connectx_opts* opts, connectx_result& res) noexcept;
+
+}  // namespace cx::detail

@@ -1,0 +1,1 @@
+// route_lookup.cpp - placeholder until its issue lands.

@@ -1,0 +1,1 @@
+// sock_diag.cpp - placeholder until its issue lands.
