@@ -1,0 +1,62 @@
+/* c_api_test.c - connectx.h compiles as C99 and its bad-input errors reach a C caller. */
+#include <connectx/connectx.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static int failures;
+#define CHECK(cond)                                                 \
+    do {                                                            \
+        if (!(cond)) {                                              \
+            fprintf(stderr, "%s:%d: CHECK(%s)\n", __FILE__, __LINE__, #cond); \
+            failures++;                                             \
+        }                                                           \
+    } while (0)
+
+int main(void) {
+    struct sockaddr_in dst;
+    struct connectx_result res;
+    struct connectx_opts opts;
+    int fd;
+
+    memset(&dst, 0, sizeof dst);
+    dst.sin_family = AF_INET;
+    dst.sin_port = htons(9);
+    dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+
+    errno = 0;
+    CHECK(connectx(-1, NULL, 0, (struct sockaddr *)&dst, sizeof dst, NULL) == -1);
+    CHECK(errno == EBADF);
+    errno = 0;
+    CHECK(connectx(0 /* stdin: not a socket, or closed */, NULL, 0, (struct sockaddr *)&dst,
+                   sizeof dst, NULL) == -1);
+    CHECK(errno == ENOTSOCK || errno == EBADF);
+
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(fd >= 0);
+    memset(&opts, 0, sizeof opts);
+    opts.size = 3; /* unknown size */
+    errno = 0;
+    CHECK(connectx(fd, NULL, 0, (struct sockaddr *)&dst, sizeof dst, &opts) == -1);
+    CHECK(errno == EINVAL);
+    opts.size = sizeof opts;
+    opts.port_lo = 200;
+    opts.port_hi = 100;
+    opts.result = &res;
+    errno = 0;
+    CHECK(connectx(fd, NULL, 0, (struct sockaddr *)&dst, sizeof dst, &opts) == -1);
+    CHECK(errno == EINVAL);
+    CHECK(res.technique == CONNECTX_TECH_NONE);
+    errno = 0;
+    CHECK(connectx(fd, NULL, 0, (struct sockaddr *)&dst, sizeof dst - 1, NULL) == -1);
+    CHECK(errno == EINVAL);
+    close(fd);
+
+    CHECK(strcmp(connectx_technique_name(CONNECTX_TECH_UDP_LOCK), "udp-lock") == 0);
+    CHECK(strcmp(connectx_technique_name(999), "unknown") == 0);
+    if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
+    else printf("c_api_test: all checks passed\n");
+    return failures ? 1 : 0;
+}

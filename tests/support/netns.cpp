@@ -1,0 +1,226 @@
+// netns.cpp - private network namespaces for tests: fork, unshare(CLONE_NEWNET), set up, run.
+#include "netns.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+
+#include "rtnl.hpp"
+
+namespace cxtest {
+namespace {
+
+bool write_file(const char* path, const std::string& value) {
+    int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    bool ok = ::write(fd, value.data(), value.size()) == ssize_t(value.size());
+    ::close(fd);
+    return ok;
+}
+
+// Enter a new network namespace: directly as root, else inside a new user namespace where we
+// map ourselves to root. Returns 0 or an errno.
+int enter_netns() {
+    if (unshare(CLONE_NEWNET) == 0) return 0;
+    if (errno != EPERM) return errno;
+    uid_t uid = geteuid();
+    gid_t gid = getegid();
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNET) < 0) return errno;
+    write_file("/proc/self/setgroups", "deny");
+    if (!write_file("/proc/self/uid_map", "0 " + std::to_string(uid) + " 1") ||
+        !write_file("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1"))
+        return EPERM;
+    return 0;
+}
+
+void set_up(const netns_options& opt) {
+    ASSERT_EQ(link_up("lo"), 0) << "bring lo up";
+    ASSERT_EQ(write_sysctl("net/ipv4/ip_local_port_range",
+                           std::to_string(opt.port_lo) + " " + std::to_string(opt.port_hi)),
+              0);
+    ASSERT_EQ(write_sysctl("net/ipv4/ip_local_reserved_ports", opt.reserved_ports), 0);
+    ASSERT_EQ(add_address("lo", kSrcV6, 64), 0);
+    for (int i = 0; i < opt.destinations; ++i) {
+        std::string ip6 = "2001:db8::1:" + std::to_string(i + 1);
+        ASSERT_EQ(add_address("lo", ip6.c_str(), 128), 0) << ip6;
+    }
+    if (opt.dummy) {
+        ASSERT_EQ(add_dummy("dummy0"), 0) << "create dummy0 (dummy module)";
+        ASSERT_EQ(link_up("dummy0"), 0);
+        ASSERT_EQ(add_address("dummy0", "fe80::1", 64), 0);
+        ASSERT_EQ(add_address("dummy0", "fe80::2", 64), 0);
+    }
+}
+
+// Waits for `pid` up to timeout_s; kills it after. Returns true when it exited 0.
+bool wait_child(pid_t pid, int timeout_s, std::string& what) {
+    int status = 0;
+    for (int ms = 0;; ms += 10) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid) break;
+        if (r < 0) {
+            what = std::string("waitpid: ") + strerror(errno);
+            return false;
+        }
+        if (ms >= timeout_s * 1000) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            what = "timed out after " + std::to_string(timeout_s) + " s";
+            return false;
+        }
+        usleep(10000);
+    }
+    if (WIFEXITED(status)) {
+        if (WEXITSTATUS(status) == 0) return true;
+        what = "exited with " + std::to_string(WEXITSTATUS(status)) + " (failures above)";
+        return false;
+    }
+    what = std::string("killed by signal ") + strsignal(WTERMSIG(status));
+    return false;
+}
+
+pid_t fork_child(const std::function<void()>& body) {
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        body();
+        fflush(stdout);
+        _exit(::testing::Test::HasFailure() ? 1 : 0);
+    }
+    return pid;
+}
+
+}  // namespace
+
+cx::address v4(const char* text) {
+    auto a = cx::address::parse(text);
+    if (!a) {
+        ADD_FAILURE() << "bad address in test: " << text;
+        return {};
+    }
+    return *a;
+}
+
+cx::address dst_v4(int i, uint16_t port) {
+    return cx::address::v4((127u << 24) | (1u << 8) | uint32_t(i + 1), port);
+}
+
+cx::address dst_v6(int i, uint16_t port) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "[2001:db8::1:%x]:%u", i + 1, port);
+    return v4(buf);
+}
+
+std::string netns_unavailable_reason() {
+    static std::string reason = [] {
+        pid_t pid = fork();
+        if (pid == 0) _exit(enter_netns() == 0 ? 0 : 1);
+        int status = 0;
+        waitpid(pid, &status, 0);
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return std::string();
+        return std::string("cannot create a network namespace (needs root, or unprivileged "
+                           "user namespaces)");
+    }();
+    return reason;
+}
+
+void run_in_netns(const netns_options& opt, const std::function<void()>& body, int timeout_s) {
+    pid_t pid = fork_child([&] {
+        int e = enter_netns();
+        if (e != 0) {
+            ADD_FAILURE() << "unshare(CLONE_NEWNET): " << strerror(e);
+            return;
+        }
+        set_up(opt);
+        if (::testing::Test::HasFatalFailure()) return;
+        body();
+    });
+    ASSERT_GT(pid, 0) << "fork: " << strerror(errno);
+    std::string what;
+    EXPECT_TRUE(wait_child(pid, timeout_s, what)) << "namespace child " << what;
+}
+
+int run_in_children(int n, const std::function<void(int)>& body, int timeout_s) {
+    std::vector<pid_t> pids;
+    for (int i = 0; i < n; ++i) {
+        pid_t pid = fork_child([&] { body(i); });
+        if (pid < 0) return n;
+        pids.push_back(pid);
+    }
+    int failed = 0;
+    for (pid_t pid : pids) {
+        std::string what;
+        if (!wait_child(pid, timeout_s, what)) {
+            ++failed;
+            ADD_FAILURE() << "child " << pid << " " << what;
+        }
+    }
+    return failed;
+}
+
+int write_sysctl(const char* rel, const std::string& value) {
+    std::string path = std::string("/proc/sys/") + rel;
+    return write_file(path.c_str(), value.empty() ? "\n" : value) ? 0 : errno;
+}
+
+std::string read_sysctl(const char* rel) {
+    std::string path = std::string("/proc/sys/") + rel;
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return {};
+    char buf[4096];
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    ::close(fd);
+    return n > 0 ? std::string(buf, size_t(n)) : std::string();
+}
+
+int socket_for(const cx::address& like, int type) {
+    int fd = ::socket(like.family(), type | SOCK_CLOEXEC, 0);
+    EXPECT_GE(fd, 0) << "socket: " << strerror(errno);
+    return fd;
+}
+
+int tcp_listener(const cx::address& at, int backlog) {
+    int fd = socket_for(at, SOCK_STREAM);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (::bind(fd, at.sa(), at.size()) < 0 || ::listen(fd, backlog) < 0) {
+        ADD_FAILURE() << "listen on " << at.to_string() << ": " << strerror(errno);
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int udp_bound(const cx::address& at, bool reuseaddr) {
+    int fd = socket_for(at, SOCK_DGRAM);
+    int one = 1;
+    if (reuseaddr) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (::bind(fd, at.sa(), at.size()) < 0) {
+        ADD_FAILURE() << "bind UDP " << at.to_string() << ": " << strerror(errno);
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int open_fd_count() {
+    DIR* d = opendir("/proc/self/fd");
+    if (!d) return -1;
+    int n = 0;
+    while (readdir(d)) ++n;
+    closedir(d);
+    return n - 3;  // ".", "..", and the directory's own fd
+}
+
+}  // namespace cxtest
