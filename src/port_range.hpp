@@ -56,9 +56,6 @@ int read_whole(int fd, char* buf, size_t cap, size_t& len) noexcept;
 // namespace). Returns 0 or an errno (EPROTO when the content is malformed).
 int read_port_range(port_span& out, const char* proc_root = "/proc") noexcept;
 
-}  // namespace cx::detail
-
-namespace cx::detail {
 // Reads the calling thread's namespace's ip_local_reserved_ports into `out`.
 int read_reserved_ports(reserved_ports& out, const char* proc_root = "/proc") noexcept;
 // A uniformly distributed number in [0, n), n > 0, from a per-thread generator seeded once from

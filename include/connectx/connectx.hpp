@@ -116,7 +116,7 @@ public:
     }
     std::string ip_string() const { return to_string(false); }
 
-    friend bool operator==(const address& a, const address& b) noexcept;
+    friend CONNECTX_API bool operator==(const address& a, const address& b) noexcept;
     friend bool operator!=(const address& a, const address& b) noexcept { return !(a == b); }
 
 private:
