@@ -18,7 +18,9 @@ struct netns_options {
     uint16_t port_hi = 40063;
     const char* reserved_ports = "";  // ip_local_reserved_ports
     int destinations = 4;             // 127.0.1.1.. and 2001:db8::1:1.. (see dst_v4/dst_v6)
-    bool dummy = false;               // dummy0 up, with fe80::1/64 and fe80::2/64 (link-local)
+    // dummy0 up, with fe80::1/64 and fe80::2/64 (link-local). A dummy device, or where the kernel
+    // lacks that driver, one end of a veth pair (the other end, dummy0peer, is up and bare).
+    bool dummy = false;
 };
 
 // Addresses the namespace has. Sources: 127.0.0.1 and 2001:db8::1 (plus 127/8 on lo).
