@@ -1,0 +1,162 @@
+// validate_test.cpp - every bad input gets its documented errno before any side effect: the
+// socket stays unbound, SO_REUSEADDR untouched, and no file descriptor is left behind.
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "support/netns.hpp"
+
+namespace {
+
+using cxtest::v4;
+
+// Asserts that `fd` is as socket(2) made it: unbound, unconnected, SO_REUSEADDR off.
+void expect_untouched(int fd) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len), 0);
+    auto self = cx::address::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len);
+    ASSERT_TRUE(self);
+    EXPECT_TRUE(self->is_wildcard() && self->port() == 0) << self->to_string();
+    int reuse = -1;
+    len = sizeof reuse;
+    getsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse, &len);
+    EXPECT_EQ(reuse, 0);
+}
+
+struct call {
+    int fd;
+    const sockaddr* src = nullptr;
+    socklen_t src_len = 0;
+    const sockaddr* dst = nullptr;
+    socklen_t dst_len = 0;
+    const connectx_opts* opts = nullptr;
+};
+
+int errno_of(const call& c) {
+    errno = 0;
+    int before = cxtest::open_fd_count();
+    int rc = connectx(c.fd, c.src, c.src_len, c.dst, c.dst_len, c.opts);
+    EXPECT_EQ(cxtest::open_fd_count(), before) << "fd leaked";
+    return rc == 0 ? 0 : errno;
+}
+
+class BadInput : public ::testing::TestWithParam<int> {};  // SOCK_STREAM or SOCK_DGRAM
+
+TEST_P(BadInput, EveryCaseHasItsErrnoAndLeavesTheSocketAlone) {
+    CXTEST_REQUIRE_NETNS();
+    int type = GetParam();
+    cxtest::run_in_netns([type] {
+        auto dst4 = v4("127.0.1.1:8080");
+        auto dst6 = v4("[2001:db8::1:1]:8080");
+        auto src4 = v4("127.0.0.1:0");
+        int s4 = ::socket(AF_INET, type | SOCK_CLOEXEC, 0);
+        int s6 = ::socket(AF_INET6, type | SOCK_CLOEXEC, 0);
+
+        EXPECT_EQ(errno_of({-1, nullptr, 0, dst4.sa(), dst4.size()}), EBADF);
+        EXPECT_EQ(errno_of({12345, nullptr, 0, dst4.sa(), dst4.size()}), EBADF);
+        int pipefd[2];
+        ASSERT_EQ(pipe2(pipefd, O_CLOEXEC), 0);
+        EXPECT_EQ(errno_of({pipefd[0], nullptr, 0, dst4.sa(), dst4.size()}), ENOTSOCK);
+        close(pipefd[0]);
+        close(pipefd[1]);
+        int unix_fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        EXPECT_EQ(errno_of({unix_fd, nullptr, 0, dst4.sa(), dst4.size()}), EAFNOSUPPORT);
+        close(unix_fd);
+        int raw = ::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
+        ASSERT_GE(raw, 0) << strerror(errno);
+        EXPECT_EQ(errno_of({raw, nullptr, 0, dst4.sa(), dst4.size()}), EPROTOTYPE);
+        close(raw);
+
+        // Destination.
+        EXPECT_EQ(errno_of({s4, nullptr, 0, nullptr, 0}), EINVAL);
+        EXPECT_EQ(errno_of({s4, nullptr, 0, dst4.sa(), sizeof(sockaddr_in) - 1}), EINVAL);
+        EXPECT_EQ(errno_of({s4, nullptr, 0, dst4.sa(), 1}), EINVAL);
+        EXPECT_EQ(errno_of({s4, nullptr, 0, dst4.sa(), sizeof(sockaddr_storage) + 1}), EINVAL);
+        EXPECT_EQ(errno_of({s4, nullptr, 0, dst6.sa(), dst6.size()}), EAFNOSUPPORT);
+        EXPECT_EQ(errno_of({s6, nullptr, 0, dst4.sa(), dst4.size()}), EAFNOSUPPORT);
+        EXPECT_EQ(errno_of({s6, nullptr, 0, dst6.sa(), sizeof(sockaddr_in6) - 1}), EINVAL);
+        auto port0 = v4("127.0.1.1:0");
+        EXPECT_EQ(errno_of({s4, nullptr, 0, port0.sa(), port0.size()}), EINVAL);
+        auto any = v4("0.0.0.0:80");
+        EXPECT_EQ(errno_of({s4, nullptr, 0, any.sa(), any.size()}), EINVAL);
+        auto ll = v4("[fe80::1]:80");
+        EXPECT_EQ(errno_of({s6, nullptr, 0, ll.sa(), ll.size()}), EINVAL) << "no scope id";
+
+        // Source.
+        EXPECT_EQ(errno_of({s4, dst6.sa(), dst6.size(), dst4.sa(), dst4.size()}), EAFNOSUPPORT);
+        EXPECT_EQ(errno_of({s4, src4.sa(), 4, dst4.sa(), dst4.size()}), EINVAL);
+        auto ll_src = v4("fe80::1");
+        EXPECT_EQ(errno_of({s6, ll_src.sa(), ll_src.size(), dst6.sa(), dst6.size()}), EINVAL)
+            << "link-local source without scope, toward a global destination";
+        auto mapped_src = v4("::ffff:127.0.0.1");
+        EXPECT_EQ(errno_of({s6, mapped_src.sa(), mapped_src.size(), dst6.sa(), dst6.size()}),
+                  EAFNOSUPPORT);
+
+        // Options.
+        connectx_opts o{};
+        o.size = sizeof o + 8;
+        EXPECT_EQ(errno_of({s4, nullptr, 0, dst4.sa(), dst4.size(), &o}), EINVAL) << "size";
+        o.size = 0;
+        EXPECT_EQ(errno_of({s4, nullptr, 0, dst4.sa(), dst4.size(), &o}), EINVAL) << "size 0";
+        o.size = sizeof o;
+        o.flags = 0x80;
+        EXPECT_EQ(errno_of({s4, nullptr, 0, dst4.sa(), dst4.size(), &o}), EINVAL) << "flags";
+        o.flags = 0;
+        o.port_lo = 2000;
+        o.port_hi = 1000;
+        EXPECT_EQ(errno_of({s4, nullptr, 0, dst4.sa(), dst4.size(), &o}), EINVAL) << "lo > hi";
+        o.port_lo = 0;
+        o.port_hi = 1000;
+        EXPECT_EQ(errno_of({s4, nullptr, 0, dst4.sa(), dst4.size(), &o}), EINVAL) << "lo 0";
+        o.port_hi = 0;
+        o.ifindex = -1;
+        EXPECT_EQ(errno_of({s4, nullptr, 0, dst4.sa(), dst4.size(), &o}), EINVAL) << "ifindex";
+        o.ifindex = 424242;
+        EXPECT_EQ(errno_of({s4, nullptr, 0, dst4.sa(), dst4.size(), &o}), ENODEV);
+        o.ifindex = 0;
+
+        expect_untouched(s4);
+        expect_untouched(s6);
+
+        // v6-only socket and a mapped destination.
+        int one = 1;
+        setsockopt(s6, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+        auto mapped = v4("[::ffff:127.0.1.1]:8080");
+        EXPECT_EQ(errno_of({s6, nullptr, 0, mapped.sa(), mapped.size()}), EAFNOSUPPORT);
+        expect_untouched(s6);
+
+        // A socket that is already bound: connectx does the binding itself.
+        auto some = v4("127.0.0.1:40001");
+        ASSERT_EQ(::bind(s4, some.sa(), some.size()), 0);
+        EXPECT_EQ(errno_of({s4, nullptr, 0, dst4.sa(), dst4.size()}), EINVAL);
+        close(s4);
+        close(s6);
+    });
+}
+
+INSTANTIATE_TEST_SUITE_P(TcpAndUdp, BadInput, ::testing::Values(SOCK_STREAM, SOCK_DGRAM),
+                         [](const auto& p) { return p.param == SOCK_STREAM ? "Tcp" : "Udp"; });
+
+TEST(BadInputNetns, ConnectedSocketGetsEisconn) {
+    CXTEST_REQUIRE_NETNS();
+    cxtest::run_in_netns([] {
+        auto dst = v4("127.0.1.1:8080");
+        int l = cxtest::tcp_listener(dst);
+        int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ASSERT_EQ(::connect(fd, dst.sa(), dst.size()), 0);
+        EXPECT_EQ(errno_of({fd, nullptr, 0, dst.sa(), dst.size()}), EISCONN);
+        int u = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        ASSERT_EQ(::connect(u, dst.sa(), dst.size()), 0);
+        EXPECT_EQ(errno_of({u, nullptr, 0, dst.sa(), dst.size()}), EISCONN);
+        close(fd);
+        close(u);
+        close(l);
+    });
+}
+
+}  // namespace
