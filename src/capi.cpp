@@ -7,9 +7,8 @@
 extern "C" int connectx(int fd, const struct sockaddr* src, socklen_t src_len,
                         const struct sockaddr* dst, socklen_t dst_len,
                         const struct connectx_opts* opts) {
-    connectx_result local;
-    connectx_result& res = opts && opts->result ? *opts->result : local;
-    int e = cx::detail::connect_socket(fd, src, src_len, dst, dst_len, opts, res);
+    int e = cx::detail::connect_socket(fd, src, src_len, dst, dst_len, opts,
+                                       opts ? opts->result : nullptr);
     if (e == 0) return 0;
     errno = e;
     return -1;
@@ -29,7 +28,7 @@ result<connection> connect(int fd, const std::optional<address>& src, const addr
     copts.ifindex = o.ifindex;
     connectx_result res;
     int e = cx::detail::connect_socket(fd, src ? src->sa() : nullptr, src ? src->size() : 0, dst.sa(),
-                               dst.size(), &copts, res);
+                               dst.size(), &copts, &res);
     if (e != 0) return errno_code(e);
     connection c;
     auto local = address::from_sockaddr(reinterpret_cast<const sockaddr*>(&res.local),

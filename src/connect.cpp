@@ -11,12 +11,14 @@
 namespace cx::detail {
 
 int connect_socket(int fd, const sockaddr* src, socklen_t src_len, const sockaddr* dst,
-                   socklen_t dst_len, const connectx_opts* opts, connectx_result& res) noexcept {
+                   socklen_t dst_len, const connectx_opts* opts, connectx_result* out) noexcept {
+    connectx_result scratch;
+    connectx_result& res = out ? *out : scratch;
     std::memset(&res, 0, sizeof res);
     request req;
     if (int e = validate(fd, src, src_len, dst, dst_len, opts, req)) return e;
     int e = req.protocol == IPPROTO_TCP ? tcp_connect(req, res) : udp_connect(req, res);
-    if (e != 0 && e != EINPROGRESS) return e;
+    if (!out || (e != 0 && e != EINPROGRESS)) return e;
     // The local end as the kernel made it (for EINPROGRESS the port is already chosen).
     socklen_t len = sizeof res.local;
     if (sys::getsockname(fd, reinterpret_cast<sockaddr*>(&res.local), len) != 0)

@@ -38,8 +38,9 @@ int validate(int fd, const sockaddr* src, socklen_t src_len, const sockaddr* dst
 int tcp_connect(const request& req, connectx_result& res) noexcept;
 int udp_connect(const request& req, connectx_result& res) noexcept;
 
-// validate + dispatch + report: the body of both the C and the C++ entry points.
+// validate + dispatch + report: the body of both the C and the C++ entry points. `out` may be
+// null; the local address is looked up only when it is not.
 int connect_socket(int fd, const sockaddr* src, socklen_t src_len, const sockaddr* dst,
-                   socklen_t dst_len, const connectx_opts* opts, connectx_result& res) noexcept;
+                   socklen_t dst_len, const connectx_opts* opts, connectx_result* out) noexcept;
 
 }  // namespace cx::detail
