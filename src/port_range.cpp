@@ -9,6 +9,8 @@
 #include <bit>
 #include <cerrno>
 #include <cstdio>
+#include <new>
+#include <vector>
 
 #include "sys.hpp"
 
@@ -146,12 +148,25 @@ int read_port_range(port_span& out, const char* proc_root) noexcept {
 }
 
 int read_reserved_ports(reserved_ports& out, const char* proc_root) noexcept {
-    // The longest possible list ("1,3,5,...") is about 6 bytes a port over 32768 ports.
-    static constexpr size_t kMax = 6 * 32768 + 64;
-    static thread_local char buf[kMax];
+    // Usually empty or short: a stack buffer. The list can be long (up to ~190 KB for every
+    // other port reserved), so a longer one is read into a heap buffer that grows as needed.
+    char small[4096];
     size_t len;
-    if (int e = read_proc(proc_root, kReservedPortsPath, buf, sizeof buf, len)) return e;
-    return out.parse({buf, len}) ? 0 : EPROTO;
+    int e = read_proc(proc_root, kReservedPortsPath, small, sizeof small, len);
+    if (e == 0) return out.parse({small, len}) ? 0 : EPROTO;
+    if (e != EOVERFLOW) return e;
+    try {
+        std::vector<char> big(size_t{1} << 16);
+        for (;;) {
+            e = read_proc(proc_root, kReservedPortsPath, big.data(), big.size(), len);
+            if (e != EOVERFLOW || big.size() >= (size_t{1} << 22)) break;
+            big.resize(big.size() * 2);
+        }
+        if (e) return e;
+        return out.parse({big.data(), len}) ? 0 : EPROTO;
+    } catch (const std::bad_alloc&) {
+        return ENOMEM;
+    }
 }
 
 uint32_t random_below(uint32_t n) noexcept {
