@@ -1,0 +1,55 @@
+// connector.hpp - opening the connection: one socket per candidate address, connectx() with the
+// source the user pinned, a bounded wait for the TCP handshake, and errors that name the 4-tuple.
+#pragma once
+
+#include <connectx/connectx.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli_args.hpp"
+#include "io.hpp"
+
+namespace cxcli {
+
+// The source part of the 4-tuple as the user pinned it.
+struct source_spec {
+    std::optional<cx::address> ip;   // port 0
+    uint16_t port = 0;               // fixed source port, 0 = none
+    std::optional<port_span> range;  // a range of more than one port
+    int ifindex = 0;
+    std::string ifname;
+
+    bool any() const noexcept { return ip || port || range || ifindex; }
+};
+
+struct connect_request {
+    std::string host;                     // as the user wrote it, for messages
+    std::vector<cx::address> candidates;  // resolved, in order of preference
+    int socktype = 0;                     // SOCK_STREAM or SOCK_DGRAM
+    source_spec source;
+    deadline until;                // earliest of --connect-timeout and -m
+    bool until_is_connect_timeout = true;  // which of the two `until` is, for the message
+    clock::time_point start;       // for "after N ms"
+    bool verbose = false;
+};
+
+struct connection {
+    unique_fd fd;  // connected, non-blocking
+    cx::address local;
+    cx::address remote;
+    uint32_t technique = CONNECTX_TECH_NONE;
+    uint32_t attempts = 0;
+    uint32_t lookups = 0;
+};
+
+struct connect_outcome {
+    connection conn;     // valid when exit == 0
+    int exit = 0;        // exit_code
+    std::string error;   // the reason when exit != 0
+};
+
+connect_outcome open_connection(const connect_request& req);
+
+}  // namespace cxcli
