@@ -1,0 +1,684 @@
+// guard_test.cpp - the BPF guard on the real kernel: duplicate UDP 4-tuples refused with EPERM
+// (IPv4, IPv6, IPv4-mapped), everything else left alone, counters, idempotent attach, pinning
+// across processes, detach restoring the old behaviour, exact errnos for bad input, and nothing
+// (cgroup, link, pin) left behind. Each test makes its own cgroup under the cgroup v2 mount and
+// runs its sockets in a forked child inside that cgroup and a private network namespace; pins go
+// to a bpffs mounted in this process's private mount namespace.
+#include <connectx/guard.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <connectx/guard.hpp>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "support/netns.hpp"
+
+namespace {
+
+using cxtest::dst_v4;
+using cxtest::dst_v6;
+using cxtest::v4;
+
+constexpr uint16_t kServerPort = 5353;
+
+// --- cgroup v2, bpffs and raw BPF queries (independent of the library under test) ---
+
+std::string cgroup2_mount() {
+    std::ifstream in("/proc/self/mountinfo");
+    std::string line;
+    while (std::getline(in, line)) {
+        // "id parent maj:min root mountpoint opts... - fstype source superopts"
+        std::istringstream f(line);
+        std::string id, parent, dev, root, point, tok;
+        f >> id >> parent >> dev >> root >> point;
+        while (f >> tok && tok != "-") {
+        }
+        if (f >> tok && tok == "cgroup2") return point;
+    }
+    return {};
+}
+
+long sys_bpf(int cmd, bpf_attr& a) { return syscall(__NR_bpf, cmd, &a, sizeof a); }
+
+uint64_t ptr(const void* p) { return reinterpret_cast<uintptr_t>(p); }
+
+// Live cgroup links (any program) attached to the cgroup with this id.
+int links_on_cgroup(uint64_t cg_id) {
+    int n = 0;
+    bpf_attr next{};
+    while (sys_bpf(BPF_LINK_GET_NEXT_ID, next) == 0) {
+        bpf_attr get{};
+        get.link_id = next.next_id;
+        next.start_id = next.next_id;
+        int fd = static_cast<int>(sys_bpf(BPF_LINK_GET_FD_BY_ID, get));
+        if (fd < 0) continue;
+        bpf_link_info li{};
+        bpf_attr info{};
+        info.info.bpf_fd = static_cast<uint32_t>(fd);
+        info.info.info_len = sizeof li;
+        info.info.info = ptr(&li);
+        if (sys_bpf(BPF_OBJ_GET_INFO_BY_FD, info) == 0 && li.type == BPF_LINK_TYPE_CGROUP &&
+            li.cgroup.cgroup_id == cg_id)
+            ++n;
+        ::close(fd);
+    }
+    return n;
+}
+
+// Programs attached directly to the cgroup for one attach type (-1 on error).
+int progs_on_cgroup(const std::string& path, bpf_attach_type type) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    uint32_t ids[64];
+    bpf_attr q{};
+    q.query.target_fd = static_cast<uint32_t>(fd);
+    q.query.attach_type = type;
+    q.query.prog_ids = ptr(ids);
+    q.query.prog_cnt = 64;
+    long rc = sys_bpf(BPF_PROG_QUERY, q);
+    ::close(fd);
+    return rc < 0 ? -1 : static_cast<int>(q.query.prog_cnt);
+}
+
+int dir_entries(const std::string& path) {
+    DIR* d = opendir(path.c_str());
+    if (!d) return -1;
+    int n = 0;
+    while (dirent* e = readdir(d))
+        if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) ++n;
+    closedir(d);
+    return n;
+}
+
+// Moves the calling process into the cgroup. Sockets created afterwards belong to it (a
+// socket's cgroup is fixed when it is created).
+void enter_cgroup(const std::string& cg) {
+    int fd = ::open((cg + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0) << strerror(errno);
+    EXPECT_EQ(::write(fd, "0", 1), 1) << "join " << cg << ": " << strerror(errno);
+    ::close(fd);
+}
+
+// --- sockets ---
+
+int udp_reuse_bound(const cx::address& at) { return cxtest::udp_bound(at, /*reuseaddr=*/true); }
+
+cx::address local_of(int fd) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len), 0);
+    auto a = cx::address::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len);
+    return a ? *a : cx::address{};
+}
+
+int connect_errno(int fd, const cx::address& dst) {
+    return ::connect(fd, dst.sa(), dst.size()) < 0 ? errno : 0;
+}
+
+// The address an AF_INET server sends to for a local end that may be IPv4-mapped.
+cx::address as_v4(const cx::address& a) {
+    if (!a.is_v4_mapped()) return a;
+    std::string ip = a.ip_string();  // "::ffff:127.0.0.1"
+    auto v = cx::address::parse(ip.substr(ip.rfind(':') + 1), a.port());
+    EXPECT_TRUE(v) << ip;
+    return v ? *v : cx::address{};
+}
+
+// Which of `a` and `b` receives a datagram sent from `server` to `to`: 'a', 'b' or '-'.
+char who_receives(int server, const cx::address& to, int a, int b) {
+    EXPECT_EQ(::sendto(server, "x", 1, 0, to.sa(), to.size()), 1) << strerror(errno);
+    pollfd p[2] = {{a, POLLIN, 0}, {b, POLLIN, 0}};
+    if (::poll(p, 2, 1000) <= 0) return '-';
+    char c;
+    if (p[0].revents & POLLIN) return ::recv(a, &c, 1, 0) == 1 ? 'a' : '-';
+    return ::recv(b, &c, 1, 0) == 1 ? 'b' : '-';
+}
+
+struct duplicate_outcome {
+    int second_connect = -1;  // errno of the second connect (0 = it succeeded)
+    char receiver = '?';      // who gets the server's reply afterwards
+    bool second_unconnected = false;
+};
+
+// Two plain SO_REUSEADDR UDP sockets bound to one local address and port, both connected to
+// `dst`, where a server listens.
+duplicate_outcome try_duplicate(const cx::address& src_any_port, const cx::address& dst,
+                                const cx::address& server_at) {
+    duplicate_outcome out;
+    int server = cxtest::udp_bound(server_at);
+    int a = udp_reuse_bound(src_any_port);
+    cx::address local = local_of(a);
+    int b = udp_reuse_bound(local);
+    EXPECT_EQ(connect_errno(a, dst), 0);
+    out.second_connect = connect_errno(b, dst);
+    sockaddr_storage peer{};
+    socklen_t len = sizeof peer;
+    out.second_unconnected =
+        ::getpeername(b, reinterpret_cast<sockaddr*>(&peer), &len) < 0 && errno == ENOTCONN;
+    out.receiver = who_receives(server, as_v4(local), a, b);
+    ::close(b);
+    ::close(a);
+    ::close(server);
+    return out;
+}
+
+// --- the fixture ---
+
+// Root (or CAP_SYS_ADMIN + CAP_BPF) is needed for cgroups, bpffs and BPF; skip with a reason
+// otherwise. CI runs as root, so these never skip there.
+#define CXTEST_REQUIRE_GUARD_PRIVILEGES()                                                   \
+    do {                                                                                    \
+        CXTEST_REQUIRE_NETNS();                                                             \
+        if (::geteuid() != 0) GTEST_SKIP() << "privileged test skipped: needs root for BPF"; \
+    } while (0)
+
+class Guard : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        if (::geteuid() != 0) return;
+        // A private mount namespace: the bpffs the tests mount is seen by this process and its
+        // children only, and vanishes with them.
+        ASSERT_EQ(::unshare(CLONE_NEWNS), 0) << strerror(errno);
+        ASSERT_EQ(::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr), 0)
+            << strerror(errno);
+    }
+
+    void SetUp() override {
+        if (::geteuid() != 0) return;
+        std::string mnt = cgroup2_mount();
+        ASSERT_FALSE(mnt.empty()) << "no cgroup2 mount in /proc/self/mountinfo";
+        root_ = mnt;
+        cg_ = mnt + "/connectx-guard-test." + std::to_string(::getpid()) + "." +
+              ::testing::UnitTest::GetInstance()->current_test_info()->name();
+        ASSERT_EQ(::mkdir(cg_.c_str(), 0755), 0) << cg_ << ": " << strerror(errno);
+        struct stat st{};
+        ASSERT_EQ(::stat(cg_.c_str(), &st), 0);
+        cg_id_ = st.st_ino;
+        char tmpl[] = "/tmp/connectx-guard-pins.XXXXXX";
+        ASSERT_NE(::mkdtemp(tmpl), nullptr) << strerror(errno);
+        pin_ = tmpl;
+    }
+
+    void TearDown() override {
+        if (cg_.empty()) return;
+        // Whatever the test did, leave nothing: detach (with the pins), then prove it.
+        connectx_guard_opts o = opts(0, pin_mounted());
+        if (connectx_guard_available()) {
+            EXPECT_GE(connectx_guard_detach(cg_.c_str(), &o), 0) << strerror(errno);
+            EXPECT_EQ(links_on_cgroup(cg_id_), 0) << "a guard link outlived the test";
+            EXPECT_EQ(progs_on_cgroup(cg_, BPF_CGROUP_INET4_CONNECT), 0);
+            EXPECT_EQ(progs_on_cgroup(cg_, BPF_CGROUP_INET6_CONNECT), 0);
+        }
+        if (pin_mounted()) {
+            EXPECT_EQ(dir_entries(pin_), 0) << "a pinned object outlived the test";
+            EXPECT_EQ(::umount2(pin_.c_str(), 0), 0) << strerror(errno);
+        }
+        EXPECT_EQ(::rmdir(pin_.c_str()), 0) << pin_ << ": " << strerror(errno);
+        // The children are reaped, so the cgroup is empty; rmdir must succeed at once.
+        EXPECT_EQ(::rmdir(cg_.c_str()), 0) << cg_ << ": " << strerror(errno);
+        struct stat st{};
+        EXPECT_NE(::stat(cg_.c_str(), &st), 0) << "cgroup left behind";
+    }
+
+    bool pin_mounted() const {
+        struct stat a{}, b{};
+        return ::stat(pin_.c_str(), &a) == 0 && ::stat((pin_ + "/..").c_str(), &b) == 0 &&
+               a.st_dev != b.st_dev;
+    }
+
+    connectx_guard_opts opts(uint32_t flags, bool pinned = true) const {
+        connectx_guard_opts o{};
+        o.size = sizeof o;
+        o.flags = flags;
+        o.pin_dir = pinned ? pin_.c_str() : nullptr;
+        return o;
+    }
+
+    // Attach without pins; the returned handle keeps the guard.
+    connectx_guard* attach_unpinned() {
+        connectx_guard* g = nullptr;
+        EXPECT_EQ(connectx_guard_attach(cg_.c_str(), nullptr, &g), 1) << strerror(errno);
+        EXPECT_NE(g, nullptr);
+        return g;
+    }
+
+    connectx_guard_info info(bool with_pins = false) const {
+        connectx_guard_info s{};
+        s.size = sizeof s;
+        connectx_guard_opts o = opts(0, with_pins);
+        EXPECT_EQ(connectx_guard_status(cg_.c_str(), &o, &s), 0) << strerror(errno);
+        return s;
+    }
+
+    // Runs `body` in a child inside the test cgroup and a private network namespace.
+    void in_cgroup_netns(const std::function<void()>& body) {
+        std::string cg = cg_;
+        cxtest::run_in_netns([&] {
+            enter_cgroup(cg);
+            if (::testing::Test::HasFatalFailure()) return;
+            body();
+        });
+    }
+
+    // Without the guard built, every entry point must say so: ENOTSUP. Returns true then.
+    static bool not_built_is_reported() {
+        if (connectx_guard_available()) return false;
+        connectx_guard* g = nullptr;
+        errno = 0;
+        EXPECT_EQ(connectx_guard_attach("/", nullptr, &g), -1);
+        EXPECT_EQ(errno, ENOTSUP);
+        return true;
+    }
+
+    std::string root_, cg_, pin_;
+    uint64_t cg_id_ = 0;
+};
+
+// --- what the guard refuses ---
+
+TEST_F(Guard, DuplicateIpv4TupleGetsEpermAndOlderFlowKeepsReceiving) {
+    CXTEST_REQUIRE_GUARD_PRIVILEGES();
+    if (not_built_is_reported()) return;
+    connectx_guard* g = attach_unpinned();
+    in_cgroup_netns([] {
+        auto out = try_duplicate(v4("127.0.0.1:0"), dst_v4(0, kServerPort), dst_v4(0, kServerPort));
+        EXPECT_EQ(out.second_connect, EPERM);
+        EXPECT_TRUE(out.second_unconnected);
+        EXPECT_EQ(out.receiver, 'a');
+    });
+    auto s = info();
+    EXPECT_EQ(s.attached, CONNECTX_GUARD_CONNECT4 | CONNECTX_GUARD_CONNECT6);
+    EXPECT_EQ(s.checked, 2u);
+    EXPECT_EQ(s.refused, 1u);
+    connectx_guard_close(g);
+}
+
+TEST_F(Guard, DuplicateIpv6TupleGetsEperm) {
+    CXTEST_REQUIRE_GUARD_PRIVILEGES();
+    if (not_built_is_reported()) return;
+    connectx_guard* g = attach_unpinned();
+    in_cgroup_netns([] {
+        auto out = try_duplicate(v4("[2001:db8::1]:0"), dst_v6(0, kServerPort), dst_v6(0, kServerPort));
+        EXPECT_EQ(out.second_connect, EPERM);
+        EXPECT_TRUE(out.second_unconnected);
+        EXPECT_EQ(out.receiver, 'a');
+    });
+    EXPECT_EQ(info().refused, 1u);
+    connectx_guard_close(g);
+}
+
+TEST_F(Guard, DuplicateIpv4MappedTupleGetsEperm) {
+    CXTEST_REQUIRE_GUARD_PRIVILEGES();
+    if (not_built_is_reported()) return;
+    connectx_guard* g = attach_unpinned();
+    in_cgroup_netns([] {
+        // Both dual-stack, the tuple given as ::ffff:a.b.c.d (the connect6 program).
+        auto out = try_duplicate(v4("[::ffff:127.0.0.1]:0"), v4("[::ffff:127.0.1.1]:5353"),
+                                 dst_v4(0, kServerPort));
+        EXPECT_EQ(out.second_connect, EPERM);
+        EXPECT_EQ(out.receiver, 'a');
+
+        // An AF_INET socket holds the tuple; a dual-stack one reaches it through the mapped form
+        // (its conflict lives in the IPv4 table) and through a plain AF_INET sockaddr (which the
+        // kernel hands to the connect4 program with an IPv6 socket).
+        int server = cxtest::udp_bound(dst_v4(1, kServerPort));
+        int a = udp_reuse_bound(v4("127.0.0.1:0"));
+        uint16_t port = local_of(a).port();
+        ASSERT_EQ(connect_errno(a, dst_v4(1, kServerPort)), 0);
+        auto mapped_src = v4("[::ffff:127.0.0.1]:0");
+        mapped_src.set_port(port);
+        int b = udp_reuse_bound(mapped_src);
+        EXPECT_EQ(connect_errno(b, v4("[::ffff:127.0.1.2]:5353")), EPERM);
+        EXPECT_EQ(connect_errno(b, dst_v4(1, kServerPort)), EPERM);
+        ::close(b);
+        ::close(a);
+        ::close(server);
+    });
+    EXPECT_EQ(info().refused, 3u);
+    connectx_guard_close(g);
+}
+
+// --- what it leaves alone ---
+
+TEST_F(Guard, DistinctDestinationsAndReconnectsAreAllowed) {
+    CXTEST_REQUIRE_GUARD_PRIVILEGES();
+    if (not_built_is_reported()) return;
+    connectx_guard* g = attach_unpinned();
+    in_cgroup_netns([] {
+        int a = udp_reuse_bound(v4("127.0.0.1:0"));
+        int b = udp_reuse_bound(local_of(a));
+        int c = udp_reuse_bound(local_of(a));
+        EXPECT_EQ(connect_errno(a, dst_v4(0, kServerPort)), 0);
+        EXPECT_EQ(connect_errno(b, dst_v4(1, kServerPort)), 0);      // other address
+        EXPECT_EQ(connect_errno(c, dst_v4(0, kServerPort + 1)), 0);  // other port
+        // A socket reconnecting to its own peer finds itself, which is no conflict.
+        EXPECT_EQ(connect_errno(a, dst_v4(0, kServerPort)), 0);
+        ::close(c);
+        ::close(b);
+        ::close(a);
+    });
+    auto s = info();
+    EXPECT_EQ(s.checked, 4u);
+    EXPECT_EQ(s.refused, 0u);
+    connectx_guard_close(g);
+}
+
+TEST_F(Guard, TcpIsUntouched) {
+    CXTEST_REQUIRE_GUARD_PRIVILEGES();
+    if (not_built_is_reported()) return;
+    connectx_guard* g = attach_unpinned();
+    in_cgroup_netns([] {
+        int l = cxtest::tcp_listener(dst_v4(0, kServerPort));
+        int a = cxtest::socket_for(dst_v4(0, 0), SOCK_STREAM);
+        int one = 1;
+        ASSERT_EQ(setsockopt(a, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one), 0);
+        auto src = v4("127.0.0.1:0");
+        ASSERT_EQ(::bind(a, src.sa(), src.size()), 0);
+        EXPECT_EQ(connect_errno(a, dst_v4(0, kServerPort)), 0);
+        int b = cxtest::socket_for(dst_v4(0, 0), SOCK_STREAM);
+        ASSERT_EQ(setsockopt(b, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one), 0);
+        auto same = local_of(a);
+        ASSERT_EQ(::bind(b, same.sa(), same.size()), 0);
+        // The kernel's own TCP answer, not the guard's EPERM.
+        EXPECT_EQ(connect_errno(b, dst_v4(0, kServerPort)), EADDRNOTAVAIL);
+        ::close(b);
+        ::close(a);
+        ::close(l);
+    });
+    auto s = info();
+    EXPECT_EQ(s.checked + s.refused + s.skipped, 0u);
+    connectx_guard_close(g);
+}
+
+TEST_F(Guard, SocketsWithoutExplicitLocalEndAreCountedAsSkipped) {
+    CXTEST_REQUIRE_GUARD_PRIVILEGES();
+    if (not_built_is_reported()) return;
+    connectx_guard* g = attach_unpinned();
+    in_cgroup_netns([] {
+        int a = cxtest::socket_for(dst_v4(0, 0), SOCK_DGRAM);  // autobound by connect()
+        EXPECT_EQ(connect_errno(a, dst_v4(0, kServerPort)), 0);
+        int b = udp_reuse_bound(v4("0.0.0.0:0"));  // wildcard address: source chosen later
+        EXPECT_EQ(connect_errno(b, dst_v4(0, kServerPort)), 0);
+        int c = udp_reuse_bound(v4("[::]:0"));
+        EXPECT_EQ(connect_errno(c, dst_v6(0, kServerPort)), 0);
+        ::close(c);
+        ::close(b);
+        ::close(a);
+    });
+    auto s = info();
+    EXPECT_EQ(s.skipped, 3u);
+    EXPECT_EQ(s.checked, 0u);
+    connectx_guard_close(g);
+}
+
+TEST_F(Guard, ConnectxItselfWorksUnderTheGuard) {
+    CXTEST_REQUIRE_GUARD_PRIVILEGES();
+    if (not_built_is_reported()) return;
+    connectx_guard* g = attach_unpinned();
+    in_cgroup_netns([] {
+        int server = cxtest::udp_bound(dst_v4(0, kServerPort));
+        auto dst = dst_v4(0, kServerPort);
+        auto src = v4("127.0.0.1");
+        int a = cxtest::socket_for(dst, SOCK_DGRAM);
+        connectx_result res{};
+        connectx_opts o{};
+        o.size = sizeof o;
+        o.result = &res;
+        ASSERT_EQ(connectx(a, src.sa(), src.size(), dst.sa(), dst.size(), &o), 0)
+            << strerror(errno);
+        EXPECT_EQ(res.technique, CONNECTX_TECH_UDP_LOCK);
+        auto local = local_of(a);
+        // connectx on the same 4-tuple: refused by connectx's own lookup first.
+        int b = cxtest::socket_for(dst, SOCK_DGRAM);
+        errno = 0;
+        EXPECT_EQ(connectx(b, local.sa(), local.size(), dst.sa(), dst.size(), nullptr), -1);
+        EXPECT_EQ(errno, EADDRINUSE);
+        // A plain program onto connectx's 4-tuple: connectx sets SO_REUSEADDR again once
+        // connected, so a plain SO_REUSEADDR bind there succeeds; the guard refuses the connect.
+        int c = udp_reuse_bound(local);
+        EXPECT_EQ(connect_errno(c, dst), EPERM);
+        EXPECT_EQ(who_receives(server, local, a, c), 'a');
+        ::close(c);
+        ::close(b);
+        ::close(a);
+        ::close(server);
+    });
+    EXPECT_GE(info().refused, 1u);
+    connectx_guard_close(g);
+}
+
+// --- lifetime: idempotence, pins, detach ---
+
+TEST_F(Guard, AttachIsIdempotent) {
+    CXTEST_REQUIRE_GUARD_PRIVILEGES();
+    if (not_built_is_reported()) return;
+    connectx_guard* g = attach_unpinned();
+    connectx_guard* again = reinterpret_cast<connectx_guard*>(&again);
+    EXPECT_EQ(connectx_guard_attach(cg_.c_str(), nullptr, &again), 0) << strerror(errno);
+    EXPECT_EQ(again, nullptr);
+    EXPECT_EQ(progs_on_cgroup(cg_, BPF_CGROUP_INET4_CONNECT), 1);
+    EXPECT_EQ(progs_on_cgroup(cg_, BPF_CGROUP_INET6_CONNECT), 1);
+    EXPECT_EQ(links_on_cgroup(cg_id_), 2);
+    // Another process sees it attached as well.
+    std::string cg = cg_;
+    EXPECT_EQ(cxtest::run_in_children(1, [&](int) {
+                  connectx_guard* other = nullptr;
+                  EXPECT_EQ(connectx_guard_attach(cg.c_str(), nullptr, &other), 0);
+                  EXPECT_EQ(other, nullptr);
+              }),
+              0);
+    EXPECT_EQ(progs_on_cgroup(cg_, BPF_CGROUP_INET4_CONNECT), 1);
+    connectx_guard_close(g);
+}
+
+TEST_F(Guard, UnpinnedGuardEndsWithItsHandle) {
+    CXTEST_REQUIRE_GUARD_PRIVILEGES();
+    if (not_built_is_reported()) return;
+    connectx_guard_close(attach_unpinned());
+    EXPECT_EQ(info().attached, 0u);
+    EXPECT_EQ(links_on_cgroup(cg_id_), 0);
+    // ... and with the process that attached it.
+    std::string cg = cg_;
+    EXPECT_EQ(cxtest::run_in_children(1, [&](int) {
+                  connectx_guard* g = nullptr;
+                  EXPECT_EQ(connectx_guard_attach(cg.c_str(), nullptr, &g), 1);
+                  (void)g;  // exits holding it
+              }),
+              0);
+    EXPECT_EQ(info().attached, 0u);
+}
+
+TEST_F(Guard, PinnedGuardOutlivesItsProcessAndDetachesFromAnother) {
+    CXTEST_REQUIRE_GUARD_PRIVILEGES();
+    if (not_built_is_reported()) return;
+    std::string cg = cg_;
+    connectx_guard_opts o = opts(CONNECTX_GUARD_F_MOUNT_BPFFS);
+    EXPECT_EQ(cxtest::run_in_children(1, [&](int) {
+                  EXPECT_EQ(connectx_guard_attach(cg.c_str(), &o, nullptr), 1) << strerror(errno);
+              }),
+              0);
+    EXPECT_TRUE(pin_mounted()) << "CONNECTX_GUARD_F_MOUNT_BPFFS did not mount bpffs";
+    auto s = info(true);
+    EXPECT_EQ(s.attached, CONNECTX_GUARD_CONNECT4 | CONNECTX_GUARD_CONNECT6);
+    EXPECT_EQ(s.pinned, CONNECTX_GUARD_CONNECT4 | CONNECTX_GUARD_CONNECT6);
+    EXPECT_EQ(dir_entries(pin_), 2);
+    in_cgroup_netns([] {
+        auto out = try_duplicate(v4("127.0.0.1:0"), dst_v4(0, kServerPort), dst_v4(0, kServerPort));
+        EXPECT_EQ(out.second_connect, EPERM);
+    });
+    EXPECT_EQ(cxtest::run_in_children(1, [&](int) {
+                  EXPECT_EQ(connectx_guard_detach(cg.c_str(), &o), 1) << strerror(errno);
+              }),
+              0);
+    EXPECT_EQ(info(true).attached, 0u);
+    EXPECT_EQ(info(true).pinned, 0u);
+    EXPECT_EQ(dir_entries(pin_), 0);
+    EXPECT_EQ(links_on_cgroup(cg_id_), 0);
+    // Detach is idempotent too.
+    EXPECT_EQ(connectx_guard_detach(cg_.c_str(), &o), 0);
+}
+
+TEST_F(Guard, RepeatedAttachWithPinPinsTheRunningGuard) {
+    CXTEST_REQUIRE_GUARD_PRIVILEGES();
+    if (not_built_is_reported()) return;
+    connectx_guard* g = attach_unpinned();
+    connectx_guard_opts o = opts(CONNECTX_GUARD_F_MOUNT_BPFFS);
+    EXPECT_EQ(connectx_guard_attach(cg_.c_str(), &o, nullptr), 0) << strerror(errno);
+    EXPECT_EQ(info(true).pinned, CONNECTX_GUARD_CONNECT4 | CONNECTX_GUARD_CONNECT6);
+    connectx_guard_close(g);  // the pins keep it now
+    EXPECT_EQ(info(true).attached, CONNECTX_GUARD_CONNECT4 | CONNECTX_GUARD_CONNECT6);
+    EXPECT_EQ(links_on_cgroup(cg_id_), 2);
+}
+
+TEST_F(Guard, DetachRestoresTheOldBehaviour) {
+    CXTEST_REQUIRE_GUARD_PRIVILEGES();
+    if (not_built_is_reported()) return;
+    connectx_guard* g = attach_unpinned();
+    EXPECT_EQ(connectx_guard_detach(cg_.c_str(), nullptr), 1) << strerror(errno);
+    EXPECT_EQ(info().attached, 0u);
+    EXPECT_EQ(links_on_cgroup(cg_id_), 0);
+    in_cgroup_netns([] {
+        // Without the guard the kernel lets the newer socket overshadow the older one.
+        auto out = try_duplicate(v4("127.0.0.1:0"), dst_v4(0, kServerPort), dst_v4(0, kServerPort));
+        EXPECT_EQ(out.second_connect, 0);
+        EXPECT_EQ(out.receiver, 'b');
+    });
+    connectx_guard_close(g);  // its links were cut already: closing is harmless
+    EXPECT_EQ(connectx_guard_detach(cg_.c_str(), nullptr), 0);
+}
+
+TEST_F(Guard, StalePinIsRefusedWithEexist) {
+    CXTEST_REQUIRE_GUARD_PRIVILEGES();
+    if (not_built_is_reported()) return;
+    connectx_guard_opts o = opts(CONNECTX_GUARD_F_MOUNT_BPFFS);
+    ASSERT_EQ(connectx_guard_attach(cg_.c_str(), &o, nullptr), 1) << strerror(errno);
+    // Detached without its pin directory: the pins now hold defunct links.
+    EXPECT_EQ(connectx_guard_detach(cg_.c_str(), nullptr), 1);
+    EXPECT_EQ(dir_entries(pin_), 2);
+    errno = 0;
+    EXPECT_EQ(connectx_guard_attach(cg_.c_str(), &o, nullptr), -1);
+    EXPECT_EQ(errno, EEXIST);
+    EXPECT_EQ(info().attached, 0u);  // nothing half-attached
+    EXPECT_EQ(connectx_guard_detach(cg_.c_str(), &o), 1);  // removes the stale pins
+    EXPECT_EQ(dir_entries(pin_), 0);
+}
+
+// --- bad input: exact errno, nothing attached ---
+
+TEST_F(Guard, RootCgroupIsRefusedWithoutForce) {
+    CXTEST_REQUIRE_GUARD_PRIVILEGES();
+    if (not_built_is_reported()) return;
+    int before4 = progs_on_cgroup(root_, BPF_CGROUP_INET4_CONNECT);
+    connectx_guard* g = nullptr;
+    errno = 0;
+    EXPECT_EQ(connectx_guard_attach(root_.c_str(), nullptr, &g), -1);
+    EXPECT_EQ(errno, EPERM);
+    EXPECT_EQ(g, nullptr);
+    // The same directory reached through another spelling is still the root.
+    errno = 0;
+    EXPECT_EQ(connectx_guard_attach((cg_ + "/..").c_str(), nullptr, &g), -1);
+    EXPECT_EQ(errno, EPERM);
+    EXPECT_EQ(progs_on_cgroup(root_, BPF_CGROUP_INET4_CONNECT), before4);
+}
+
+TEST_F(Guard, BadArgumentsGetExactErrno) {
+    CXTEST_REQUIRE_GUARD_PRIVILEGES();
+    if (not_built_is_reported()) return;
+    auto attach_errno = [](const char* cg, const connectx_guard_opts* o, bool handle) {
+        connectx_guard* g = nullptr;
+        errno = 0;
+        int rc = connectx_guard_attach(cg, o, handle ? &g : nullptr);
+        EXPECT_EQ(g, nullptr);
+        return rc == -1 ? errno : 0;
+    };
+    const char* cg = cg_.c_str();
+    EXPECT_EQ(attach_errno(nullptr, nullptr, true), EINVAL);
+    EXPECT_EQ(attach_errno("", nullptr, true), EINVAL);
+    EXPECT_EQ(attach_errno(cg, nullptr, false), EINVAL);  // no handle and no pins
+    connectx_guard_opts o = opts(0, false);
+    o.size = 4;
+    EXPECT_EQ(attach_errno(cg, &o, true), EINVAL);
+    o = opts(0x80, false);
+    EXPECT_EQ(attach_errno(cg, &o, true), EINVAL);
+    o = opts(0, false);
+    o.pin_dir = "";
+    EXPECT_EQ(attach_errno(cg, &o, true), EINVAL);
+    EXPECT_EQ(attach_errno((cg_ + "/missing").c_str(), nullptr, true), ENOENT);
+    EXPECT_EQ(attach_errno((cg_ + "/cgroup.procs").c_str(), nullptr, true), ENOTDIR);
+    EXPECT_EQ(attach_errno("/tmp", nullptr, true), EMEDIUMTYPE);
+    o = opts(0);  // the pin directory is not bpffs and may not be mounted
+    EXPECT_EQ(attach_errno(cg, &o, true), EMEDIUMTYPE);
+    o.pin_dir = "/nonexistent-connectx-pins";
+    EXPECT_EQ(attach_errno(cg, &o, true), ENOENT);
+
+    connectx_guard_info s{};
+    errno = 0;
+    EXPECT_EQ(connectx_guard_status(cg, nullptr, nullptr), -1);
+    EXPECT_EQ(errno, EINVAL);
+    s.size = 8;
+    errno = 0;
+    EXPECT_EQ(connectx_guard_status(cg, nullptr, &s), -1);
+    EXPECT_EQ(errno, EINVAL);
+    errno = 0;
+    EXPECT_EQ(connectx_guard_detach("/tmp", nullptr), -1);
+    EXPECT_EQ(errno, EMEDIUMTYPE);
+
+    EXPECT_FALSE(pin_mounted());
+    EXPECT_EQ(progs_on_cgroup(cg_, BPF_CGROUP_INET4_CONNECT), 0);
+    EXPECT_EQ(progs_on_cgroup(cg_, BPF_CGROUP_INET6_CONNECT), 0);
+    connectx_guard_close(nullptr);  // a no-op
+}
+
+// --- the C++ API ---
+
+TEST_F(Guard, CxxApiAttachStatusDetach) {
+    CXTEST_REQUIRE_GUARD_PRIVILEGES();
+    if (!cx::guard::available()) {
+        auto r = cx::guard::attach(cg_.c_str());
+        ASSERT_FALSE(r);
+        EXPECT_EQ(r.error(), std::errc::not_supported);
+        return;
+    }
+    {
+        auto r = cx::guard::attach(cg_.c_str());
+        ASSERT_TRUE(r) << r.error().message();
+        EXPECT_TRUE(r->attached_now);
+        EXPECT_TRUE(r->owner);
+        auto again = cx::guard::attach(cg_.c_str());
+        ASSERT_TRUE(again);
+        EXPECT_FALSE(again->attached_now);
+        EXPECT_FALSE(again->owner);
+        auto s = cx::guard::status(cg_.c_str());
+        ASSERT_TRUE(s);
+        EXPECT_TRUE(s->attached());
+        EXPECT_NE(s->prog_id4, 0u);
+        EXPECT_NE(s->prog_id6, 0u);
+        EXPECT_NE(s->prog_id4, s->prog_id6);
+    }  // the handle goes: the unpinned guard with it
+    auto s = cx::guard::status(cg_.c_str());
+    ASSERT_TRUE(s);
+    EXPECT_FALSE(s->connect4 || s->connect6);
+    auto root = cx::guard::attach(root_.c_str());
+    ASSERT_FALSE(root);
+    EXPECT_EQ(root.error(), std::errc::operation_not_permitted);
+    auto d = cx::guard::detach(cg_.c_str());
+    ASSERT_TRUE(d);
+    EXPECT_FALSE(*d);
+}
+
+}  // namespace
