@@ -7,6 +7,7 @@ function flush_binary(   tests, why) {
     if (name == "") return
     if (kind[name] == "plain") {
         tests = 1; p = (rc == 0 && !guest_whole[name]); f = (rc != 0); s = guest_whole[name] ? 1 : 0
+        if (f) failures[++nfail] = name " (exit status " rc ")"
     } else if (summary) {
         tests = ran + gskip[name]; p = passed; f = failed; s = skipped + gskip[name]
         if (rc != 0 && f == 0) { f = 1; tests++; why = "exit status " rc " after all tests passed" }
@@ -14,7 +15,7 @@ function flush_binary(   tests, why) {
         # No summary: crashed, killed by the time limit, or a failed assertion in main().
         p = ok; f = nfailed + 1; s = nskipped + gskip[name]; tests = p + f + s
         why = (rc == 124 || rc == 143 || rc == 137) ? "killed by the time limit" : "no summary, exit status " rc
-        if (current != "") why = why " during " current
+        if (current != "") { failures[++nfail] = name ": " current " (" why ")"; why = why " during " current }
     }
     if (!ended) { why = "did not finish (guest stopped)"; if (f == 0) { f = 1; tests++ } }
     printf "  %-28s %5d tests %5d passed %4d failed %4d skipped %5ss%s\n", name, tests, p, f, s,
@@ -33,7 +34,7 @@ BEGIN {
 /^@@CXM SKIP / {
     r = $0; sub(/^@@CXM SKIP [^ ]+ [^ ]+ /, "", r)
     gskip[$3]++; if (kind[$3] == "plain") { guest_whole[$3] = 1; gskip[$3] = 0 }
-    skiplist[++nskip] = $4 ": not run here: " r
+    skiplist[++nskip] = $3 ": " $4 ": not run here: " r
     next
 }
 /^@@CXM BEGIN / {
@@ -53,7 +54,7 @@ name == "" { next }
 /^\[  FAILED  \] [0-9]+ tests?, listed below/ { failed = $4; next }
 /^\[  SKIPPED \] / {
     if (current != "") {
-        nskipped++; skiplist[++nskip] = $4 ": skipped by the test: " msg
+        nskipped++; skiplist[++nskip] = name ": " $4 ": skipped by the test: " msg
     }
     current = ""; next
 }
