@@ -1,0 +1,169 @@
+// netns.cpp - entering and preparing a scenario's private network namespace. The few rtnetlink
+// requests (link up, add address) are built with libmnl.
+#include "netns.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <linux/if_addr.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+namespace cxstress {
+namespace {
+
+constexpr size_t kNetlinkBuf = 8192;
+
+int write_file(const char* path, const std::string& value) {
+    int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    ssize_t n = ::write(fd, value.data(), value.size());
+    int e = n < 0 ? errno : (size_t(n) == value.size() ? 0 : EIO);
+    ::close(fd);
+    return e;
+}
+
+// Sends one rtnetlink request and waits for its acknowledgement. Returns 0 or an errno.
+int rtnl_transact(nlmsghdr* nlh) {
+    mnl_socket* nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+    if (!nl) return errno;
+    int e = 0;
+    if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) e = errno;
+    auto seq = unsigned(time(nullptr));
+    nlh->nlmsg_seq = seq;
+    nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+    if (!e && mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) e = errno;
+    if (!e) {
+        char buf[kNetlinkBuf];
+        ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof buf);
+        if (n < 0)
+            e = errno;
+        else if (mnl_cb_run(buf, size_t(n), seq, mnl_socket_get_portid(nl), nullptr, nullptr) < 0)
+            e = errno;
+    }
+    mnl_socket_close(nl);
+    return e;
+}
+
+int link_up(unsigned ifindex) {
+    char buf[kNetlinkBuf];
+    nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+    nlh->nlmsg_type = RTM_NEWLINK;
+    auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
+    ifm->ifi_family = AF_UNSPEC;
+    ifm->ifi_index = int(ifindex);
+    ifm->ifi_change = IFF_UP;
+    ifm->ifi_flags = IFF_UP;
+    return rtnl_transact(nlh);
+}
+
+// An IPv6 /128 on `ifindex`, usable at once: no duplicate address detection.
+int add_address_v6(unsigned ifindex, const cx::address& a) {
+    char buf[kNetlinkBuf];
+    nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+    nlh->nlmsg_type = RTM_NEWADDR;
+    nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+    auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifaddrmsg)));
+    ifa->ifa_family = AF_INET6;
+    ifa->ifa_prefixlen = 128;
+    ifa->ifa_index = ifindex;
+    ifa->ifa_flags = IFA_F_NODAD;
+    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(a.sa());
+    mnl_attr_put(nlh, IFA_LOCAL, sizeof sin6->sin6_addr, &sin6->sin6_addr);
+    mnl_attr_put(nlh, IFA_ADDRESS, sizeof sin6->sin6_addr, &sin6->sin6_addr);
+    mnl_attr_put_u32(nlh, IFA_FLAGS, IFA_F_NODAD);
+    return rtnl_transact(nlh);
+}
+
+}  // namespace
+
+int enter_private_netns(std::string& how) noexcept {
+    if (::unshare(CLONE_NEWNET) == 0) {
+        how = "root";
+        return 0;
+    }
+    if (errno != EPERM) return errno;
+    // Not privileged: a user namespace of our own makes us root over a new network namespace.
+    uid_t uid = ::geteuid();
+    gid_t gid = ::getegid();
+    if (::unshare(CLONE_NEWUSER | CLONE_NEWNET) < 0) return errno;
+    write_file("/proc/self/setgroups", "deny");  // absent on old kernels: gid_map works anyway
+    if (int e = write_file("/proc/self/uid_map", "0 " + std::to_string(uid) + " 1")) return e;
+    if (int e = write_file("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1")) return e;
+    how = "user namespace";
+    return 0;
+}
+
+int write_sysctl(const char* rel, const std::string& value) noexcept {
+    return write_file((std::string("/proc/sys/") + rel).c_str(), value);
+}
+
+cx::address source_address(int family) noexcept {
+    if (family == AF_INET) return cx::address::v4(0x7f000001u, 0);  // 127.0.0.1
+    auto a = cx::address::parse("2001:db8::1");
+    return a ? *a : cx::address{};
+}
+
+cx::address destination_address(int family, int index) noexcept {
+    if (family == AF_INET)  // 127.0.1.1 and on: all of 127/8 is local on lo
+        return cx::address::v4(0x7f000100u + uint32_t(index) + 1, kServerPort);
+    cx::address a = source_address(AF_INET6);
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(a.sa());
+    uint32_t n = uint32_t(index) + 1;  // 2001:db8::1:0 + n
+    sin6->sin6_addr.s6_addr[11] = 1;
+    sin6->sin6_addr.s6_addr[12] = uint8_t(n >> 24);
+    sin6->sin6_addr.s6_addr[13] = uint8_t(n >> 16);
+    sin6->sin6_addr.s6_addr[14] = uint8_t(n >> 8);
+    sin6->sin6_addr.s6_addr[15] = uint8_t(n);
+    a.set_port(kServerPort);
+    return a;
+}
+
+int set_up_netns(const config& cfg, int backlog, endpoints& ep, std::string& what) noexcept {
+    unsigned lo = ::if_nametoindex("lo");
+    if (!lo) {
+        what = "no loopback interface";
+        return ENODEV;
+    }
+    if (int e = link_up(lo)) {
+        what = "bring lo up";
+        return e;
+    }
+    std::string range = std::to_string(cfg.port_lo) + " " + std::to_string(cfg.port_hi);
+    if (int e = write_sysctl("net/ipv4/ip_local_port_range", range)) {
+        what = "set ip_local_port_range to " + range;
+        return e;
+    }
+    // listen() silently caps its backlog at somaxconn; connections the kernel completes wait
+    // in the accept queue, so it must hold every one of them.
+    if (int e = write_sysctl("net/core/somaxconn", std::to_string(backlog))) {
+        what = "set net.core.somaxconn";
+        return e;
+    }
+    ep.source = source_address(cfg.family);
+    ep.port_lo = cfg.port_lo;
+    ep.port_hi = cfg.port_hi;
+    ep.destinations.clear();
+    for (int i = 0; i < cfg.destinations; ++i)
+        ep.destinations.push_back(destination_address(cfg.family, i));
+    if (cfg.family == AF_INET6) {
+        if (int e = add_address_v6(lo, ep.source)) {
+            what = "add " + ep.source.ip_string() + " to lo";
+            return e;
+        }
+        for (const auto& d : ep.destinations)
+            if (int e = add_address_v6(lo, d)) {
+                what = "add " + d.ip_string() + " to lo";
+                return e;
+            }
+    }
+    return 0;
+}
+
+}  // namespace cxstress
