@@ -88,12 +88,23 @@ static __always_inline int verdict(struct bpf_sock_addr *ctx,
  * an IPv6 socket bound to a real IPv6 address). */
 static __always_inline __be32 local_ip4(const struct bpf_sock *sk)
 {
-	if (sk->family == AF_INET)
-		return sk->src_ip4;
+	__u32 family = sk->family;
+	__be32 ip4 = sk->src_ip4;
+	__be32 mapped = sk->src_ip6[3];
+
+	/*
+	 * Both loads happen before the choice: left to itself clang picks
+	 * the field address first and loads once, and the verifier refuses
+	 * pointer arithmetic on a socket.
+	 */
+	barrier_var(ip4);
+	barrier_var(mapped);
+	if (family == AF_INET)
+		return ip4;
 	/* AF_INET6: src_ip4 would read 127.0.0.6 for non-mapped binds. */
 	if (sk->src_ip6[0] == 0 && sk->src_ip6[1] == 0 &&
 	    sk->src_ip6[2] == bpf_htonl(0xffff))
-		return sk->src_ip6[3];
+		return mapped;
 	return 0;
 }
 

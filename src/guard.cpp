@@ -161,11 +161,12 @@ int open_pin_dir(const char* path, bool mount_it, pin_dir& pd) noexcept {
     return on_bpffs(pd.fd.get()) ? 0 : EMEDIUMTYPE;
 }
 
-// Pins are named after the cgroup id so one directory can hold the guards of many cgroups.
+// Pins are named after the cgroup id so one directory can hold the guards of many cgroups. No
+// dots: bpffs reserves names with a dot and refuses them with EPERM.
 struct pin_name {
     char name[64];
     pin_name(uint64_t cg_id, const guard_kind& k) noexcept {
-        std::snprintf(name, sizeof name, "connectx-guard.%llu.%s",
+        std::snprintf(name, sizeof name, "connectx-guard-%llu-%s",
                       static_cast<unsigned long long>(cg_id), k.pin_suffix);
     }
 };

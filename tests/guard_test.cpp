@@ -95,12 +95,14 @@ int progs_on_cgroup(const std::string& path, bpf_attach_type type) {
     return rc < 0 ? -1 : static_cast<int>(q.query.prog_cnt);
 }
 
-int dir_entries(const std::string& path) {
+// Guard pins in a bpffs directory. (A fresh bpffs may also show the kernel's own maps.debug and
+// progs.debug, from bpf_preload.)
+int pins_in(const std::string& path) {
     DIR* d = opendir(path.c_str());
     if (!d) return -1;
     int n = 0;
     while (dirent* e = readdir(d))
-        if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) ++n;
+        if (std::strncmp(e->d_name, "connectx-guard", 14) == 0) ++n;
     closedir(d);
     return n;
 }
@@ -225,7 +227,7 @@ protected:
             EXPECT_EQ(progs_on_cgroup(cg_, BPF_CGROUP_INET6_CONNECT), 0);
         }
         if (pin_mounted()) {
-            EXPECT_EQ(dir_entries(pin_), 0) << "a pinned object outlived the test";
+            EXPECT_EQ(pins_in(pin_), 0) << "a pinned object outlived the test";
             EXPECT_EQ(::umount2(pin_.c_str(), 0), 0) << strerror(errno);
         }
         EXPECT_EQ(::rmdir(pin_.c_str()), 0) << pin_ << ": " << strerror(errno);
@@ -516,7 +518,7 @@ TEST_F(Guard, PinnedGuardOutlivesItsProcessAndDetachesFromAnother) {
     auto s = info(true);
     EXPECT_EQ(s.attached, CONNECTX_GUARD_CONNECT4 | CONNECTX_GUARD_CONNECT6);
     EXPECT_EQ(s.pinned, CONNECTX_GUARD_CONNECT4 | CONNECTX_GUARD_CONNECT6);
-    EXPECT_EQ(dir_entries(pin_), 2);
+    EXPECT_EQ(pins_in(pin_), 2);
     in_cgroup_netns([] {
         auto out = try_duplicate(v4("127.0.0.1:0"), dst_v4(0, kServerPort), dst_v4(0, kServerPort));
         EXPECT_EQ(out.second_connect, EPERM);
@@ -527,7 +529,7 @@ TEST_F(Guard, PinnedGuardOutlivesItsProcessAndDetachesFromAnother) {
               0);
     EXPECT_EQ(info(true).attached, 0u);
     EXPECT_EQ(info(true).pinned, 0u);
-    EXPECT_EQ(dir_entries(pin_), 0);
+    EXPECT_EQ(pins_in(pin_), 0);
     EXPECT_EQ(links_on_cgroup(cg_id_), 0);
     // Detach is idempotent too.
     EXPECT_EQ(connectx_guard_detach(cg_.c_str(), &o), 0);
@@ -569,13 +571,13 @@ TEST_F(Guard, StalePinIsRefusedWithEexist) {
     ASSERT_EQ(connectx_guard_attach(cg_.c_str(), &o, nullptr), 1) << strerror(errno);
     // Detached without its pin directory: the pins now hold defunct links.
     EXPECT_EQ(connectx_guard_detach(cg_.c_str(), nullptr), 1);
-    EXPECT_EQ(dir_entries(pin_), 2);
+    EXPECT_EQ(pins_in(pin_), 2);
     errno = 0;
     EXPECT_EQ(connectx_guard_attach(cg_.c_str(), &o, nullptr), -1);
     EXPECT_EQ(errno, EEXIST);
     EXPECT_EQ(info().attached, 0u);  // nothing half-attached
     EXPECT_EQ(connectx_guard_detach(cg_.c_str(), &o), 1);  // removes the stale pins
-    EXPECT_EQ(dir_entries(pin_), 0);
+    EXPECT_EQ(pins_in(pin_), 0);
 }
 
 // --- bad input: exact errno, nothing attached ---

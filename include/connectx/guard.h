@@ -64,7 +64,7 @@ struct connectx_guard;
 /*
  * Attach the guard to the cgroup v2 directory `cgroup`: load the programs, attach one BPF link
  * per program and, when opts->pin_dir is set, pin the links there as
- * "connectx-guard.<cgroup id>.connect4" and ".connect6" so they outlive this process.
+ * "connectx-guard-<cgroup id>-connect4" and "-connect6" so they outlive this process.
  *
  * Idempotent: when guard programs are already attached to that cgroup (by any process), nothing
  * is added and 0 is returned with *guard = NULL.
