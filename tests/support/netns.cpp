@@ -54,6 +54,20 @@ void set_up(const netns_options& opt) {
         std::string ip6 = "2001:db8::1:" + std::to_string(i + 1);
         ASSERT_EQ(add_address("lo", ip6.c_str(), 128), 0) << ip6;
     }
+    // IPv6 addresses and their routes become usable asynchronously after the link comes up:
+    // wait until a route lookup toward each succeeds (a UDP connect is one, and binds nothing
+    // that outlives the socket).
+    for (int i = 0; i < opt.destinations; ++i) {
+        auto dst = dst_v6(i, 9);
+        bool routed = false;
+        for (int tries = 0; tries < 500 && !routed; ++tries) {
+            int fd = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+            routed = ::connect(fd, dst.sa(), dst.size()) == 0;
+            ::close(fd);
+            if (!routed) usleep(2000);
+        }
+        ASSERT_TRUE(routed) << "no route to " << dst.to_string() << " after 1 s";
+    }
     if (opt.dummy) {
         // A dummy link where the kernel has the driver, else one end of a veth pair (whose
         // other end must be up too for the link to have carrier).
