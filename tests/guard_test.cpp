@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -142,13 +143,19 @@ cx::address as_v4(const cx::address& a) {
 }
 
 // Which of `a` and `b` receives a datagram sent from `server` to `to`: 'a', 'b' or '-'.
+// Resent every 100 ms for up to 3 s: in a fresh namespace the kernel finishes setting up a new
+// IPv6 address's routes asynchronously (addrconf work, even with IFA_F_NODAD), and a first
+// datagram can be dropped (Ip6OutNoRoutes). Resending cannot change which socket gets it.
 char who_receives(int server, const cx::address& to, int a, int b) {
-    EXPECT_EQ(::sendto(server, "x", 1, 0, to.sa(), to.size()), 1) << strerror(errno);
-    pollfd p[2] = {{a, POLLIN, 0}, {b, POLLIN, 0}};
-    if (::poll(p, 2, 1000) <= 0) return '-';
-    char c;
-    if (p[0].revents & POLLIN) return ::recv(a, &c, 1, 0) == 1 ? 'a' : '-';
-    return ::recv(b, &c, 1, 0) == 1 ? 'b' : '-';
+    for (int i = 0; i < 30; ++i) {
+        EXPECT_EQ(::sendto(server, "x", 1, 0, to.sa(), to.size()), 1) << strerror(errno);
+        pollfd p[2] = {{a, POLLIN, 0}, {b, POLLIN, 0}};
+        if (::poll(p, 2, 100) <= 0) continue;
+        char c;
+        if (p[0].revents & POLLIN) return ::recv(a, &c, 1, 0) == 1 ? 'a' : '-';
+        return ::recv(b, &c, 1, 0) == 1 ? 'b' : '-';
+    }
+    return '-';
 }
 
 struct duplicate_outcome {
@@ -682,5 +689,55 @@ TEST_F(Guard, CxxApiAttachStatusDetach) {
     ASSERT_TRUE(d);
     EXPECT_FALSE(*d);
 }
+
+// --- the connectx-guard tool ---
+
+#ifdef CONNECTX_GUARD_TOOL_PATH
+// Runs connectx-guard with `args`; returns its exit status and standard output.
+std::pair<int, std::string> run_tool(const std::string& args) {
+    std::string cmd = std::string(CONNECTX_GUARD_TOOL_PATH) + " " + args + " 2>/dev/null";
+    FILE* p = ::popen(cmd.c_str(), "r");
+    if (!p) return {-1, {}};
+    std::string out;
+    char buf[512];
+    while (size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+    int st = ::pclose(p);
+    return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+TEST_F(Guard, ToolAttachStatusDetachWithPinsAndExitStatuses) {
+    CXTEST_REQUIRE_GUARD_PRIVILEGES();
+    std::string cg = " --cgroup " + cg_;
+    std::string pin = " --pin " + pin_;
+    if (!connectx_guard_available()) {
+        EXPECT_EQ(run_tool("attach" + cg + pin).first, 1);
+        return;
+    }
+    auto r = run_tool("attach --json" + cg + pin);
+    EXPECT_EQ(r.first, 0);
+    EXPECT_NE(r.second.find("\"result\":\"attached\""), std::string::npos) << r.second;
+    EXPECT_TRUE(pin_mounted()) << "attach --pin mounts bpffs by default";
+    r = run_tool("attach" + cg + pin);
+    EXPECT_EQ(r.first, 0);
+    EXPECT_NE(r.second.find("already attached"), std::string::npos) << r.second;
+    r = run_tool("status --json" + cg + pin);
+    EXPECT_EQ(r.first, 0);
+    EXPECT_NE(r.second.find("\"attached\":true,\"connect4\":{\"attached\":true"),
+              std::string::npos)
+        << r.second;
+    EXPECT_NE(r.second.find("\"pinned\":true"), std::string::npos) << r.second;
+    EXPECT_EQ(progs_on_cgroup(cg_, BPF_CGROUP_INET4_CONNECT), 1);
+    r = run_tool("detach --json" + cg + pin);
+    EXPECT_EQ(r.first, 0);
+    EXPECT_NE(r.second.find("\"result\":\"detached\""), std::string::npos) << r.second;
+    EXPECT_EQ(pins_in(pin_), 0);
+    EXPECT_EQ(run_tool("status" + cg).first, 3);
+    EXPECT_EQ(run_tool("attach --cgroup " + root_ + pin).first, 1);  // root, not forced
+    EXPECT_EQ(progs_on_cgroup(root_, BPF_CGROUP_INET4_CONNECT), 0);
+    EXPECT_EQ(run_tool("attach").first, 2);
+    EXPECT_EQ(run_tool("status --force-root" + cg).first, 2);
+    EXPECT_EQ(run_tool("frobnicate" + cg).first, 2);
+}
+#endif
 
 }  // namespace

@@ -201,6 +201,8 @@ int do_status(const args& a) {
     if (connectx_guard_status(a.cgroup, &o, &s) < 0) return fail(a, "status");
     const uint32_t both = CONNECTX_GUARD_CONNECT4 | CONNECTX_GUARD_CONNECT6;
     auto yes = [](uint32_t bits, uint32_t bit) { return (bits & bit) ? "true" : "false"; };
+    // Whether a link is pinned is known only for the --pin directory asked about.
+    auto pinned = [&](uint32_t bit) { return a.pin ? yes(s.pinned, bit) : "null"; };
     if (a.json) {
         std::printf(
             "{\"cgroup\":%s,\"attached\":%s,"
@@ -208,9 +210,8 @@ int do_status(const args& a) {
             "\"connect6\":{\"attached\":%s,\"prog_id\":%u,\"pinned\":%s},"
             "\"checked\":%llu,\"refused\":%llu,\"skipped\":%llu}\n",
             json_string(a.cgroup).c_str(), s.attached == both ? "true" : "false",
-            yes(s.attached, CONNECTX_GUARD_CONNECT4), s.prog_id4,
-            yes(s.pinned, CONNECTX_GUARD_CONNECT4), yes(s.attached, CONNECTX_GUARD_CONNECT6),
-            s.prog_id6, yes(s.pinned, CONNECTX_GUARD_CONNECT6),
+            yes(s.attached, CONNECTX_GUARD_CONNECT4), s.prog_id4, pinned(CONNECTX_GUARD_CONNECT4),
+            yes(s.attached, CONNECTX_GUARD_CONNECT6), s.prog_id6, pinned(CONNECTX_GUARD_CONNECT6),
             static_cast<unsigned long long>(s.checked), static_cast<unsigned long long>(s.refused),
             static_cast<unsigned long long>(s.skipped));
     } else {
