@@ -1,1 +1,427 @@
-// netns_cache.cpp - placeholder until its issue lands.
+// netns_cache.cpp - per-namespace state keyed by SO_NETNS_COOKIE: the registry, netlink socket
+// pools, sysctl re-reading, port hints, and fork detection.
+#include "netns_cache.hpp"
+
+#include <fcntl.h>
+#include <linux/netlink.h>
+#include <linux/sockios.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <new>
+#include <vector>
+
+#include "sys.hpp"
+
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+namespace cx::detail {
+namespace {
+
+std::atomic<int> g_timeout_ms{1000};
+
+// Enters the network namespace of socket `sock_fd` for the calling thread, and returns to the
+// thread's own namespace when destroyed.
+class netns_visit {
+public:
+    int enter(int sock_fd) noexcept {
+        unique_fd target(::ioctl(sock_fd, SIOCGSKNS));
+        if (!target) return errno;
+        home_.reset(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+        if (!home_) return errno;
+        if (::setns(target.get(), CLONE_NEWNET) < 0) {
+            home_.reset();
+            return errno;
+        }
+        return 0;
+    }
+    ~netns_visit() {
+        // Going home cannot fail for a thread that could leave (same capability, a namespace
+        // that its open fd keeps alive).
+        if (home_) ::setns(home_.get(), CLONE_NEWNET);
+    }
+
+private:
+    unique_fd home_;
+};
+
+// Runs `open` in the namespace of `sock_fd` whose cookie is `cookie`: first where the thread is;
+// if what it opened lives elsewhere, again inside the socket's namespace. `open` returns 0 or an
+// errno and reports the fd it made so its namespace can be checked.
+template <class F>
+int open_in_netns(uint64_t cookie, int sock_fd, F open) {
+    int probe_fd = -1;
+    if (int e = open(probe_fd)) return e;
+    uint64_t got;
+    if (cookie == 0 || (netns_cookie_of(probe_fd, got) == 0 && got == cookie)) return 0;
+    ::close(probe_fd);
+    netns_visit visit;
+    if (int e = visit.enter(sock_fd)) return e;
+    return open(probe_fd);
+}
+
+struct registry {
+    static constexpr int kSlots = 16;
+    std::mutex mu;
+    netns_state* slots[kSlots] = {};
+    int refs[kSlots] = {};
+    uint64_t last_use[kSlots] = {};
+    uint64_t tick = 0;
+    pid_t pid = 0;
+};
+registry g_reg;
+
+void atfork_prepare() { g_reg.mu.lock(); }
+void atfork_release() { g_reg.mu.unlock(); }
+
+// Drops everything a parent left: its netlink sockets must not be used here, and its mutexes may
+// be held by threads that do not exist in this process, so the states are closed, not freed.
+void reset_after_fork(pid_t pid) {
+    for (int i = 0; i < registry::kSlots; ++i) {
+        if (g_reg.slots[i]) g_reg.slots[i]->forget_after_fork();
+        g_reg.slots[i] = nullptr;
+        g_reg.refs[i] = 0;
+    }
+    g_reg.pid = pid;
+}
+
+int slot_of(const netns_state* s) {
+    for (int i = 0; i < registry::kSlots; ++i)
+        if (g_reg.slots[i] == s) return i;
+    return -1;
+}
+
+}  // namespace
+
+// --- netlink I/O ----------------------------------------------------------------------------------
+
+int nl_send(int fd, const void* buf, size_t len) noexcept {
+    for (;;) {
+        ssize_t n = ::send(fd, buf, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return errno;
+        return size_t(n) == len ? 0 : EPROTO;
+    }
+}
+
+int nl_recv(int fd, void* buf, size_t cap, size_t& len) noexcept {
+    len = 0;
+    iovec iov{buf, cap};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    for (;;) {
+        ssize_t n = ::recvmsg(fd, &msg, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? ETIMEDOUT : errno;
+        if (msg.msg_flags & MSG_TRUNC) return EPROTO;
+        len = size_t(n);
+        return 0;
+    }
+}
+
+void nl_set_timeout_ms(int ms) noexcept { g_timeout_ms.store(ms); }
+
+int nl_open(int protocol, nl_socket& out) noexcept {
+    int fd = sys::socket(AF_NETLINK, SOCK_RAW, protocol);
+    if (fd < 0) return -fd;
+    unique_fd s(fd);
+    int ms = g_timeout_ms.load();
+    timeval tv{ms / 1000, (ms % 1000) * 1000};
+    if (::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0) return errno;
+    sockaddr_nl local{};
+    local.nl_family = AF_NETLINK;  // nl_pid 0: the kernel assigns a port id
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) < 0) return errno;
+    // Connected to the kernel: a unicast from any other port is refused (ECONNREFUSED to the
+    // sender), so only the kernel's replies reach this socket.
+    sockaddr_nl kernel{};
+    kernel.nl_family = AF_NETLINK;
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0) return errno;
+    socklen_t len = sizeof local;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) < 0) return errno;
+    uint32_t seed;
+    if (::getentropy(&seed, sizeof seed) < 0) seed = uint32_t(::getpid());
+    out.fd = s.release();
+    out.portid = local.nl_pid;
+    out.seq = seed;
+    return 0;
+}
+
+int netns_cookie_of(int fd, uint64_t& cookie) noexcept {
+    return sys::getsockopt_u64(fd, SOL_SOCKET, SO_NETNS_COOKIE, cookie);
+}
+
+// --- leases ----------------------------------------------------------------------------------------
+
+nl_lease::~nl_lease() {
+    if (s_.fd < 0) return;
+    if (owner_) owner_->give_back(protocol_, s_);
+    else ::close(s_.fd);
+}
+
+void nl_lease::discard() noexcept {
+    if (s_.fd >= 0) ::close(s_.fd);
+    s_ = nl_socket{};
+}
+
+// --- the state -------------------------------------------------------------------------------------
+
+netns_state::~netns_state() {
+    for (pool* p : {&diag_, &route_})
+        for (int i = 0; i < p->n; ++i) ::close(p->s[i].fd);
+    if (range_fd_ >= 0) ::close(range_fd_);
+    if (reserved_fd_ >= 0) ::close(reserved_fd_);
+}
+
+void netns_state::forget_after_fork() noexcept {
+    for (pool* p : {&diag_, &route_}) {
+        for (int i = 0; i < p->n; ++i) ::close(p->s[i].fd);
+        p->n = 0;
+    }
+    if (range_fd_ >= 0) ::close(range_fd_);
+    if (reserved_fd_ >= 0) ::close(reserved_fd_);
+    range_fd_ = reserved_fd_ = -1;
+}
+
+netns_state::pool& netns_state::pool_of(int protocol) noexcept {
+    return protocol == NETLINK_ROUTE ? route_ : diag_;
+}
+
+int netns_state::lease(int protocol, int sock_fd, nl_lease& out) noexcept {
+    out.discard();
+    out.owner_ = this;
+    out.protocol_ = protocol;
+    {
+        std::lock_guard lock(pool_mu_);
+        pool& p = pool_of(protocol);
+        if (p.n > 0) {
+            out.s_ = p.s[--p.n];
+            return 0;
+        }
+    }
+    return open_in_netns(cookie_, sock_fd, [&](int& fd) {
+        if (int e = nl_open(protocol, out.s_)) return e;
+        fd = out.s_.fd;
+        return 0;
+    });
+}
+
+void netns_state::drain(int protocol) noexcept {
+    std::lock_guard lock(pool_mu_);
+    pool& p = pool_of(protocol);
+    for (int i = 0; i < p.n; ++i) ::close(p.s[i].fd);
+    p.n = 0;
+}
+
+void netns_state::adopt(int protocol, nl_socket s) noexcept { give_back(protocol, s); }
+
+void netns_state::give_back(int protocol, nl_socket s) noexcept {
+    {
+        std::lock_guard lock(pool_mu_);
+        pool& p = pool_of(protocol);
+        if (p.n < kPool) {
+            p.s[p.n++] = s;
+            return;
+        }
+    }
+    ::close(s.fd);
+}
+
+int netns_state::open_sysctls() noexcept {
+    char path[128];
+    std::snprintf(path, sizeof path, "/proc%s", kPortRangePath);
+    range_fd_ = ::open(path, O_RDONLY | O_CLOEXEC);
+    if (range_fd_ < 0) return errno;
+    std::snprintf(path, sizeof path, "/proc%s", kReservedPortsPath);
+    reserved_fd_ = ::open(path, O_RDONLY | O_CLOEXEC);
+    if (reserved_fd_ < 0) return errno;
+    return 0;
+}
+
+int netns_state::refresh_sysctls() noexcept {
+    // Per-thread read buffers: the reserved list is usually short, but may be ~200 KB; the
+    // buffer grows once and is reused, so steady-state calls do not allocate.
+    static thread_local char range_buf[64];
+    static thread_local std::vector<char> reserved_buf;
+    size_t range_len, reserved_len;
+    if (int e = read_whole(range_fd_, range_buf, sizeof range_buf, range_len)) return e;
+    try {
+        if (reserved_buf.empty()) reserved_buf.resize(4096);
+        for (;;) {
+            int e = read_whole(reserved_fd_, reserved_buf.data(), reserved_buf.size(), reserved_len);
+            if (e == 0) break;
+            if (e != EOVERFLOW || reserved_buf.size() >= (1u << 20)) return e;
+            reserved_buf.resize(reserved_buf.size() * 4);
+        }
+    } catch (const std::bad_alloc&) {
+        return ENOMEM;
+    }
+    std::string_view range_text(range_buf, range_len);
+    std::string_view reserved_text(reserved_buf.data(), reserved_len);
+    std::lock_guard lock(mu);
+    try {
+        if (range_text != range_text_) {
+            auto r = parse_port_range(range_text);
+            if (!r) return EPROTO;
+            range = *r;
+            range_text_.assign(range_text);
+        }
+        if (reserved_text != reserved_text_) {
+            if (!reserved.parse(reserved_text)) {
+                reserved_text_.clear();  // the bitmap was cleared: re-parse next time
+                return EPROTO;
+            }
+            reserved_text_.assign(reserved_text);
+        }
+    } catch (const std::bad_alloc&) {
+        range_text_.clear();
+        reserved_text_.clear();
+        return ENOMEM;
+    }
+    return 0;
+}
+
+port_hint* netns_state::hint(const port_hint_key& key) noexcept {
+    ++tick_;
+    port_hint* victim = &hints_[0];
+    for (port_hint& h : hints_) {
+        if (h.claimed && h.key == key) {
+            h.last_use = tick_;
+            return &h;
+        }
+        if (!h.claimed || (victim->claimed && h.last_use < victim->last_use)) victim = &h;
+    }
+    if (!victim->taken) {
+        victim->taken.reset(new (std::nothrow) uint64_t[port_hint::kWords]);
+        victim->blocked.reset(new (std::nothrow) uint64_t[port_hint::kWords]);
+        if (!victim->taken || !victim->blocked) {
+            victim->taken.reset();
+            victim->blocked.reset();
+            return nullptr;
+        }
+    }
+    std::memset(victim->taken.get(), 0, port_hint::kWords * sizeof(uint64_t));
+    std::memset(victim->blocked.get(), 0, port_hint::kWords * sizeof(uint64_t));
+    victim->key = key;
+    victim->claimed = true;
+    victim->last_use = tick_;
+    return victim;
+}
+
+// --- the registry ------------------------------------------------------------------------------
+
+netns_ref::~netns_ref() {
+    if (!s_) return;
+    if (owned_) {
+        delete s_;
+        return;
+    }
+    std::lock_guard lock(g_reg.mu);
+    int i = slot_of(s_);
+    if (i >= 0) --g_reg.refs[i];
+}
+
+namespace {
+
+// Creates the state for namespace `cookie`, socket `sock_fd` living in it: sysctls and a first
+// netlink socket, opened inside that namespace (entering it if the thread stands elsewhere).
+int create_state(uint64_t cookie, int sock_fd, netns_state*& out) {
+    std::unique_ptr<netns_state> s(new (std::nothrow) netns_state(cookie));
+    if (!s) return ENOMEM;
+    netns_visit visit;
+    if (cookie != 0) {
+        int fd = sys::socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
+        if (fd < 0) return -fd;
+        unique_fd here(fd);
+        uint64_t c = 0;
+        if (int e = netns_cookie_of(fd, c)) return e;
+        if (c != cookie)
+            if (int e = visit.enter(sock_fd)) return e;
+    }
+    if (int e = s->open_sysctls()) return e;
+    nl_socket first;
+    if (int e = nl_open(NETLINK_SOCK_DIAG, first)) return e;
+    s->adopt(NETLINK_SOCK_DIAG, first);
+    out = s.release();
+    return 0;
+}
+
+}  // namespace
+
+int netns_for_socket(int fd, netns_ref& out) noexcept {
+    uint64_t cookie = 0;
+    if (int e = netns_cookie_of(fd, cookie)) {
+        if (e != ENOPROTOOPT) return e;
+        cookie = 0;  // before 5.14: the caller's namespace, unverifiable
+    }
+    static std::once_flag once;
+    std::call_once(once, [] { pthread_atfork(atfork_prepare, atfork_release, atfork_release); });
+    pid_t pid = ::getpid();
+
+    std::unique_lock lock(g_reg.mu);
+    if (g_reg.pid != pid) reset_after_fork(pid);
+    ++g_reg.tick;
+    int free_slot = -1, lru = -1;
+    for (int i = 0; i < registry::kSlots; ++i) {
+        netns_state* s = g_reg.slots[i];
+        if (s && s->cookie() == cookie) {
+            ++g_reg.refs[i];
+            g_reg.last_use[i] = g_reg.tick;
+            out.s_ = s;
+            return 0;
+        }
+        if (!s && free_slot < 0) free_slot = i;
+        if (s && g_reg.refs[i] == 0 && (lru < 0 || g_reg.last_use[i] < g_reg.last_use[lru]))
+            lru = i;
+    }
+    netns_state* s = nullptr;
+    if (int e = create_state(cookie, fd, s)) return e;
+    if (free_slot < 0 && lru >= 0) {
+        // A namespace not used for longest: closing its netlink sockets also stops them from
+        // keeping that namespace alive.
+        delete g_reg.slots[lru];
+        g_reg.slots[lru] = nullptr;
+        free_slot = lru;
+    }
+    if (free_slot < 0) {  // every slot busy: a state for this call only
+        out.s_ = s;
+        out.owned_ = true;
+        return 0;
+    }
+    g_reg.slots[free_slot] = s;
+    g_reg.refs[free_slot] = 1;
+    g_reg.last_use[free_slot] = g_reg.tick;
+    out.s_ = s;
+    return 0;
+}
+
+int netns_test_inject(int sock_fd, int protocol, int fd, uint32_t portid) noexcept {
+    netns_ref ref;
+    if (int e = netns_for_socket(sock_fd, ref)) {
+        ::close(fd);
+        return e;
+    }
+    int ms = g_timeout_ms.load();
+    timeval tv{ms / 1000, (ms % 1000) * 1000};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ref->drain(protocol);
+    ref->adopt(protocol, nl_socket{fd, portid, 0});
+    return 0;
+}
+
+int netns_test_count() noexcept {
+    std::lock_guard lock(g_reg.mu);
+    if (g_reg.pid != ::getpid()) return 0;
+    int n = 0;
+    for (netns_state* s : g_reg.slots) n += s != nullptr;
+    return n;
+}
+
+}  // namespace cx::detail

@@ -30,6 +30,8 @@ std::optional<port_span> parse_port_range(std::string_view text) noexcept;
 class reserved_ports {
 public:
     bool test(uint16_t port) const noexcept { return (bits_[port >> 6] >> (port & 63)) & 1; }
+    // Ports 64*i .. 64*i+63, bit k = port 64*i+k (i < 1024): for word-at-a-time searches.
+    uint64_t word(size_t i) const noexcept { return bits_[i]; }
     void set(uint16_t lo, uint16_t hi) noexcept;
     void clear() noexcept { bits_.fill(0); }
     bool empty() const noexcept;

@@ -1,1 +1,104 @@
-// route_lookup.cpp - placeholder until its issue lands.
+// route_lookup.cpp - RTM_GETROUTE request and reply validation (libmnl).
+#include "route_lookup.hpp"
+
+#include <libmnl/libmnl.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "netns_cache.hpp"
+
+namespace cx::detail {
+namespace {
+
+constexpr size_t kRouteReplyMax = 2048;
+
+size_t addr_len(int family) { return family == AF_INET ? 4 : 16; }
+
+struct route_attrs {
+    const nlattr* prefsrc = nullptr;
+    const nlattr* oif = nullptr;
+};
+
+int collect(const nlattr* a, void* data) {
+    auto* out = static_cast<route_attrs*>(data);
+    switch (mnl_attr_get_type(a)) {
+        case RTA_PREFSRC: out->prefsrc = a; break;
+        case RTA_OIF:
+            if (mnl_attr_validate(a, MNL_TYPE_U32) < 0) return MNL_CB_ERROR;
+            out->oif = a;
+            break;
+        default: break;
+    }
+    return MNL_CB_OK;
+}
+
+}  // namespace
+
+size_t route_build_request(void* buf, size_t cap, uint32_t seq, const route_query& q) noexcept {
+    if (cap < kRouteRequestMax || (q.family != AF_INET && q.family != AF_INET6)) return 0;
+    std::memset(buf, 0, kRouteRequestMax);
+    nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+    nlh->nlmsg_type = RTM_GETROUTE;
+    nlh->nlmsg_flags = NLM_F_REQUEST;
+    nlh->nlmsg_seq = seq;
+    auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));
+    rtm->rtm_family = uint8_t(q.family);
+    rtm->rtm_dst_len = uint8_t(addr_len(q.family) * 8);
+    mnl_attr_put(nlh, RTA_DST, addr_len(q.family), q.dst);
+    if (q.oif) mnl_attr_put_u32(nlh, RTA_OIF, q.oif);
+    if (q.mark) mnl_attr_put_u32(nlh, RTA_MARK, q.mark);
+    return nlh->nlmsg_len;
+}
+
+int route_parse_reply(const void* buf, size_t len, uint32_t seq, uint32_t portid,
+                      const route_query& q, route_answer& out) noexcept {
+    out = route_answer{};
+    if (len < sizeof(nlmsghdr) || len > kRouteReplyMax * 64) return EPROTO;
+    auto* nlh = static_cast<const nlmsghdr*>(buf);
+    if (!mnl_nlmsg_ok(nlh, int(len)) || nlh->nlmsg_seq != seq || nlh->nlmsg_pid != portid)
+        return EPROTO;
+    if (MNL_ALIGN(nlh->nlmsg_len) < len) return EPROTO;  // exactly one message expected
+    if (nlh->nlmsg_type == NLMSG_ERROR) {
+        if (mnl_nlmsg_get_payload_len(nlh) < sizeof(nlmsgerr)) return EPROTO;
+        auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
+        if (err->error >= 0 || err->error < -4095) return EPROTO;  // an ACK is not an answer
+        return -err->error;
+    }
+    if (nlh->nlmsg_type != RTM_NEWROUTE) return EPROTO;
+    if (mnl_nlmsg_get_payload_len(nlh) < sizeof(rtmsg)) return EPROTO;
+    auto* rtm = static_cast<const rtmsg*>(mnl_nlmsg_get_payload(nlh));
+    if (rtm->rtm_family != q.family) return EPROTO;
+    route_attrs attrs;
+    if (mnl_attr_parse(nlh, sizeof(rtmsg), collect, &attrs) < 0) return EPROTO;
+    switch (rtm->rtm_type) {
+        case RTN_UNREACHABLE: return ENETUNREACH;
+        case RTN_THROW: return EHOSTUNREACH;  // no route after policy: as the kernel's -EAGAIN
+        case RTN_PROHIBIT: return EACCES;
+        case RTN_BLACKHOLE: return EINVAL;
+        default: break;
+    }
+    if (!attrs.prefsrc) return EADDRNOTAVAIL;
+    if (mnl_attr_get_payload_len(attrs.prefsrc) != addr_len(q.family)) return EPROTO;
+    std::memcpy(out.src, mnl_attr_get_payload(attrs.prefsrc), addr_len(q.family));
+    if (attrs.oif) out.oif = mnl_attr_get_u32(attrs.oif);
+    return 0;
+}
+
+int route_lookup(int nl, uint32_t portid, uint32_t seq, const route_query& q,
+                 route_answer& out) noexcept {
+    alignas(nlmsghdr) uint8_t req[kRouteRequestMax];
+    size_t n = route_build_request(req, sizeof req, seq, q);
+    if (n == 0) return EINVAL;
+    if (int e = nl_send(nl, req, n)) return e;
+    alignas(nlmsghdr) uint8_t reply[kRouteReplyMax];
+    size_t got;
+    if (int e = nl_recv(nl, reply, sizeof reply, got)) return e;
+    return route_parse_reply(reply, got, seq, portid, q, out);
+}
+
+}  // namespace cx::detail

@@ -1,8 +1,415 @@
-// udp_connect.cpp - UDP path: not implemented yet (the UDP issue).
-#include <cerrno>
+// udp_connect.cpp - the UDP path. The kernel keeps connected UDP sockets unique per local
+// (address, port) only without SO_REUSEADDR, and with it not at all; so the library makes 4-tuples
+// unique itself, with SO_REUSEADDR as a lock:
+//   cookie; SO_REUSEADDR=1; bind; SO_REUSEADDR=0 (no cooperating socket can bind the port now);
+//   exact SOCK_DIAG lookup of (dst -> local), which must name our own socket; connect;
+//   SO_REUSEADDR=1 (others may share the local port toward other destinations).
+// Cases:
+//   src IP and port    the lock on that port; a pre-check lookup first, so a taken 4-tuple is
+//                      refused before the socket is touched.
+//   src IP             port search: candidates from ip_local_port_range, the per-call range and
+//                      the socket's IP_LOCAL_PORT_RANGE, minus reserved ports, minus the ports a
+//                      per-destination hint believes taken; each candidate is locked and checked.
+//   nothing            the source IP from the routing table (RTM_GETROUTE), then as above.
+// A candidate is bound with IP_LOCAL_PORT_RANGE=[P,P] and bind(ip, 0): a port bound that way is
+// not user-locked, so connect(AF_UNSPEC) gives it back when the locked lookup loses, and the
+// search moves on with the same socket. (Before 6.3 the port is bound explicitly and a lost lookup
+// ends the call with EADDRINUSE.)
+// Fail closed: a lookup that cannot be made or read (see connectx.h) ends the call with its
+// errno; "not found" for our own bound socket is never read as "free".
+#include <net/if.h>
+#include <netinet/in.h>
+#include <linux/netlink.h>
 
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+#include "netns_cache.hpp"
+#include "port_range.hpp"
 #include "request.hpp"
+#include "route_lookup.hpp"
+#include "sock_diag.hpp"
+#include "sys.hpp"
+
+#ifndef IP_LOCAL_PORT_RANGE
+#define IP_LOCAL_PORT_RANGE 51
+#endif
 
 namespace cx::detail {
-int udp_connect(const request&, connectx_result&) noexcept { return EPROTONOSUPPORT; }
+namespace {
+
+// Lost lookups in a row after which the hint is refreshed by a dump: a miss or two is another
+// process being quick; more means the hint is stale.
+constexpr int kMissesBeforeDump = 2;
+
+const uint8_t* ip_bytes(const address& a, bool as_v4) {
+    if (a.family() == AF_INET) return reinterpret_cast<const uint8_t*>(&reinterpret_cast<const sockaddr_in*>(a.sa())->sin_addr);
+    const uint8_t* b = reinterpret_cast<const sockaddr_in6*>(a.sa())->sin6_addr.s6_addr;
+    return as_v4 ? b + 12 : b;
+}
+
+// One UDP connectx() call in progress.
+struct udp_call {
+    const request& r;
+    connectx_result& res;
+    netns_ref ns;
+    nl_lease diag;
+    bool diag_leased = false;
+    uint64_t cookie = 0;      // SO_COOKIE of the socket
+    int prev_reuse = 0;       // SO_REUSEADDR before the call, restored if we fail unbound
+    bool v4_table = false;    // IPv4 traffic: AF_INET socket or IPv4-mapped destination
+    uint32_t ifindex = 0;     // device the socket is bound to (lookups must name it)
+    bool rebind_device = false;  // connect(AF_UNSPEC) clears the bound device: set it again
+    address src;              // the source, IP known; the port set per attempt
+
+    udp_call(const request& req, connectx_result& out) : r(req), res(out) {}
+
+    int fd() const { return r.fd; }
+    int family() const { return v4_table ? AF_INET : AF_INET6; }
+    size_t ip_len() const { return v4_table ? 4 : 16; }
+};
+
+int set_reuse(const udp_call& c, int v) {
+    return sys::setsockopt_int(c.fd(), SOL_SOCKET, SO_REUSEADDR, v);
+}
+
+// Exact lookup of (dst -> src:port). Counts it, and marks the namespace's udp_diag as answering
+// when it names any socket.
+int lookup(udp_call& c, uint16_t port, diag_answer& out) {
+    if (!c.diag_leased) {
+        if (int e = c.ns->lease(NETLINK_SOCK_DIAG, c.fd(), c.diag)) return e;
+        c.diag_leased = true;
+    }
+    diag_tuple t;
+    t.family = c.family();
+    std::memcpy(t.local, ip_bytes(c.src, c.v4_table), c.ip_len());
+    std::memcpy(t.remote, ip_bytes(c.r.dst, c.v4_table), c.ip_len());
+    t.local_port = port;
+    t.remote_port = c.r.dst.port();
+    t.ifindex = c.ifindex;
+    ++c.res.lookups;
+    int e = sock_diag_lookup(c.diag.fd(), c.diag.portid(), c.diag.next_seq(), IPPROTO_UDP, t, out);
+    if (e) {
+        c.diag.discard();  // it may still receive the late answer
+        c.diag_leased = false;
+        return e;
+    }
+    if (out.cookie) c.ns->diag_answered.store(true, std::memory_order_relaxed);
+    return 0;
+}
+
+// Our socket is bound to src:port with SO_REUSEADDR=0. 0 when the lookup names it, EADDRINUSE
+// when it names another socket; an errno when the answer cannot be trusted. Not finding our own
+// bound socket means udp_diag does not answer here (EPROTONOSUPPORT) — or, where it has answered
+// before, that something is wrong (EPROTO).
+int verify_locked(udp_call& c, uint16_t port) {
+    diag_answer a;
+    if (int e = lookup(c, port, a)) return e;
+    if (!a.cookie) return c.ns->diag_answered.load() ? EPROTO : EPROTONOSUPPORT;
+    return *a.cookie == c.cookie ? 0 : EADDRINUSE;
+}
+
+// The socket is bound with SO_REUSEADDR=1: lock, verify, connect, unlock. On failure the lock is
+// released (SO_REUSEADDR=1) and the socket is not connected; it stays bound.
+int lock_and_connect(udp_call& c, uint16_t port) {
+    if (int e = set_reuse(c, 0)) return e;
+    int e = verify_locked(c, port);
+    if (e == 0) e = sys::connect(c.fd(), c.r.dst.sa(), c.r.dst.size());
+    if (int u = set_reuse(c, 1)) {
+        if (e == 0) {
+            sys::disconnect(c.fd());
+            e = u;
+        }
+    }
+    return e;
+}
+
+// Per-call setup shared by all cases: namespace state, cookie, previous SO_REUSEADDR, device.
+int begin(udp_call& c) {
+    c.res.technique = CONNECTX_TECH_UDP_LOCK;
+    c.v4_table = c.r.family == AF_INET || c.r.dst_v4_mapped();
+    if (int e = netns_for_socket(c.fd(), c.ns)) return e;
+    if (int e = sys::getsockopt_u64(c.fd(), SOL_SOCKET, SO_COOKIE, c.cookie)) return e;
+    if (int e = sys::getsockopt_int(c.fd(), SOL_SOCKET, SO_REUSEADDR, c.prev_reuse)) return e;
+    if (c.r.ifindex) {
+        if (int e = sys::setsockopt_int(c.fd(), SOL_SOCKET, SO_BINDTOIFINDEX, c.r.ifindex))
+            return e;
+        c.ifindex = uint32_t(c.r.ifindex);
+        c.rebind_device = true;
+    } else {
+        int bound = 0;
+        if (int e = sys::getsockopt_int(c.fd(), SOL_SOCKET, SO_BINDTOIFINDEX, bound)) return e;
+        c.ifindex = uint32_t(bound);
+        c.rebind_device = bound != 0;
+    }
+    // A link-local destination is reached through its scope's device; bind() of the scoped
+    // source binds the socket there.
+    if (!c.ifindex && c.r.dst.is_link_local()) c.ifindex = c.r.dst.scope_id();
+    c.src = c.r.src;
+    return 0;
+}
+
+// --- source address ------------------------------------------------------------------------------
+
+int discover_source(udp_call& c) {
+    route_query q;
+    q.family = c.family();
+    std::memcpy(q.dst, ip_bytes(c.r.dst, c.v4_table), c.ip_len());
+    q.oif = c.ifindex;
+    int mark = 0;
+    if (int e = sys::getsockopt_int(c.fd(), SOL_SOCKET, SO_MARK, mark)) return e;
+    q.mark = uint32_t(mark);
+    nl_lease route;
+    if (int e = c.ns->lease(NETLINK_ROUTE, c.fd(), route)) return e;
+    route_answer a;
+    if (int e = route_lookup(route.fd(), route.portid(), route.next_seq(), q, a)) {
+        if (e == ETIMEDOUT || e == EPROTO) route.discard();
+        return e;
+    }
+    address& s = c.src;
+    if (c.r.family == AF_INET) {
+        std::memcpy(&reinterpret_cast<sockaddr_in*>(s.sa())->sin_addr, a.src, 4);
+    } else {
+        auto* s6 = reinterpret_cast<sockaddr_in6*>(s.sa());
+        if (c.v4_table) {
+            std::memset(&s6->sin6_addr, 0, 16);
+            s6->sin6_addr.s6_addr[10] = s6->sin6_addr.s6_addr[11] = 0xff;
+            std::memcpy(s6->sin6_addr.s6_addr + 12, a.src, 4);
+        } else {
+            std::memcpy(&s6->sin6_addr, a.src, 16);
+        }
+        s6->sin6_scope_id = 0;
+        if (s.is_link_local()) s6->sin6_scope_id = c.ifindex ? c.ifindex : a.oif;
+    }
+    return 0;
+}
+
+// --- explicit port -------------------------------------------------------------------------------
+
+int connect_explicit(udp_call& c) {
+    uint16_t port = c.src.port();
+    c.res.attempts = 1;
+    // Pre-check, before any side effect: a socket that would receive this flow now — connected to
+    // it, or bound unconnected to the address or the wildcard — makes the 4-tuple taken. (Only
+    // the locked lookup below is trusted to say "ours"; "none" here is not trusted for anything.)
+    diag_answer pre;
+    if (int e = lookup(c, port, pre)) return e;
+    if (pre.cookie) return EADDRINUSE;
+    if (int e = set_reuse(c, 1)) return e;
+    if (int e = sys::bind(c.fd(), c.src.sa(), c.src.size())) {
+        set_reuse(c, c.prev_reuse);
+        return e;
+    }
+    return lock_and_connect(c, port);
+}
+
+// --- port search ---------------------------------------------------------------------------------
+
+// The candidate ports: namespace range, per-call range, the socket's own IP_LOCAL_PORT_RANGE
+// (whose bounds apply only inside the namespace's, as the kernel does).
+bool usable_span(const udp_call& c, port_span ns_range, uint32_t sock_range, port_span& out) {
+    port_span s = ns_range;
+    if (c.r.has_range()) {
+        auto i = intersect(s, {c.r.port_lo, c.r.port_hi});
+        if (!i) return false;
+        s = *i;
+    }
+    uint16_t lo = uint16_t(sock_range & 0xffff), hi = uint16_t(sock_range >> 16);
+    if (lo && lo >= ns_range.lo && lo <= ns_range.hi) s.lo = std::max(s.lo, lo);
+    if (hi && hi >= ns_range.lo && hi <= ns_range.hi) s.hi = std::min(s.hi, hi);
+    if (s.lo > s.hi) return false;
+    out = s;
+    return true;
+}
+
+// Ports of `span` in word i that are not candidates (reserved, believed taken, blocked).
+uint64_t busy_word(const port_hint& h, const reserved_ports& rp, port_span span, size_t i) {
+    uint64_t w = h.taken[i] | h.blocked[i] | rp.word(i);
+    size_t first = span.lo >> 6, last = span.hi >> 6;
+    if (i == first) w |= (uint64_t{1} << (span.lo & 63)) - 1;
+    if (i == last && (span.hi & 63) != 63) w |= ~((uint64_t{2} << (span.hi & 63)) - 1);
+    return w;
+}
+
+// A uniformly random candidate port, or 0 when none is believed free. Caller holds ns->mu.
+uint16_t pick_port(const port_hint& h, const reserved_ports& rp, port_span span) {
+    size_t first = span.lo >> 6, last = span.hi >> 6;
+    uint32_t free = 0;
+    for (size_t i = first; i <= last; ++i)
+        free += uint32_t(std::popcount(~busy_word(h, rp, span, i)));
+    if (free == 0) return 0;
+    uint32_t k = random_below(free);
+    for (size_t i = first; i <= last; ++i) {
+        uint64_t w = ~busy_word(h, rp, span, i);
+        uint32_t n = uint32_t(std::popcount(w));
+        if (k >= n) {
+            k -= n;
+            continue;
+        }
+        for (; k > 0; --k) w &= w - 1;  // drop the k lowest free bits
+        return uint16_t(i * 64 + size_t(std::countr_zero(w)));
+    }
+    return 0;
+}
+
+void set_bit(uint64_t* bits, uint16_t p) { bits[p >> 6] |= uint64_t{1} << (p & 63); }
+
+struct dump_ctx {
+    uint64_t* bits;
+    const udp_call* c;
+    port_span span;
+};
+
+// Marks the local port of a dumped socket that can receive toward the destination: the kernel
+// filter passed sockets connected to it and unconnected ones; here only those bound to our
+// source address or the wildcard remain (as IPv4-mapped too, for dual-stack sockets).
+void on_dumped(const diag_entry& e, void* p) {
+    auto* ctx = static_cast<dump_ctx*>(p);
+    const udp_call& c = *ctx->c;
+    if (!ctx->span.contains(e.local_port)) return;
+    static constexpr uint8_t zero[16] = {};
+    static constexpr uint8_t mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    const uint8_t* src = ip_bytes(c.src, c.v4_table);
+    bool ours;
+    if (c.v4_table && e.family == AF_INET)
+        ours = std::memcmp(e.local, src, 4) == 0 || std::memcmp(e.local, zero, 4) == 0;
+    else if (c.v4_table)
+        ours = std::memcmp(e.local, zero, 16) == 0 ||
+               (std::memcmp(e.local, mapped_prefix, 12) == 0 && std::memcmp(e.local + 12, src, 4) == 0);
+    else
+        ours = std::memcmp(e.local, src, 16) == 0 || std::memcmp(e.local, zero, 16) == 0;
+    if (ours) set_bit(ctx->bits, e.local_port);
+}
+
+// Replaces the hint's taken ports with a dump of the sockets that take ports toward the
+// destination (IPv4 traffic: both tables, for dual-stack sockets).
+int refresh_hint(udp_call& c, const port_hint_key& key, port_span span) {
+    static thread_local uint64_t fresh[port_hint::kWords];
+    size_t first = span.lo >> 6, last = span.hi >> 6;
+    std::memset(fresh + first, 0, (last - first + 1) * sizeof(uint64_t));
+    if (!c.diag_leased) {
+        if (int e = c.ns->lease(NETLINK_SOCK_DIAG, c.fd(), c.diag)) return e;
+        c.diag_leased = true;
+    }
+    dump_ctx ctx{fresh, &c, span};
+    for (int fam : {AF_INET6, AF_INET}) {
+        if (fam == AF_INET && !c.v4_table) break;
+        int e = sock_diag_dump(c.diag.fd(), c.diag.portid(), c.diag.next_seq(), fam, IPPROTO_UDP,
+                               span.lo, span.hi, c.family(), key.dst, key.dport, on_dumped, &ctx);
+        if (e) {
+            c.diag.discard();
+            c.diag_leased = false;
+            return e;
+        }
+    }
+    std::lock_guard lock(c.ns->mu);
+    port_hint* h = c.ns->hint(key);
+    if (!h) return ENOMEM;
+    std::memcpy(h->taken.get() + first, fresh + first, (last - first + 1) * sizeof(uint64_t));
+    return 0;
+}
+
+// Restores what the search changed on an unconnected socket: its port range, its device (which
+// connect(AF_UNSPEC) cleared), SO_REUSEADDR.
+void undo_search(const udp_call& c, bool lpr, uint32_t prev_lpr) {
+    if (lpr) sys::setsockopt_int(c.fd(), IPPROTO_IP, IP_LOCAL_PORT_RANGE, int(prev_lpr));
+    if (c.rebind_device) sys::setsockopt_int(c.fd(), SOL_SOCKET, SO_BINDTOIFINDEX, int(c.ifindex));
+    set_reuse(c, c.prev_reuse);
+}
+
+int connect_search(udp_call& c) {
+    int sock_range = 0;
+    int e = sys::getsockopt_int(c.fd(), IPPROTO_IP, IP_LOCAL_PORT_RANGE, sock_range);
+    bool lpr = e == 0;
+    if (e && e != ENOPROTOOPT) return e;
+    const uint32_t prev_lpr = uint32_t(sock_range);
+    if (int e2 = c.ns->refresh_sysctls()) return e2;
+
+    port_hint_key key;
+    std::memcpy(key.src, ip_bytes(c.src, c.v4_table), c.ip_len());
+    std::memcpy(key.dst, ip_bytes(c.r.dst, c.v4_table), c.ip_len());
+    key.dport = c.r.dst.port();
+    key.family = uint16_t(c.family());
+    key.ifindex = c.ifindex;
+
+    if (int e2 = set_reuse(c, 1)) return e2;
+    auto fail = [&](int err) {
+        undo_search(c, lpr, prev_lpr);
+        return err;
+    };
+    bool dumped = false, unblocked = false;
+    int misses = 0;
+    for (;;) {
+        port_span span;
+        uint16_t port = 0;
+        {
+            std::lock_guard lock(c.ns->mu);
+            if (!usable_span(c, c.ns->range, prev_lpr, span)) return fail(EAGAIN);
+            port_hint* h = c.ns->hint(key);
+            if (!h) return fail(ENOMEM);
+            if (misses < kMissesBeforeDump || dumped) {
+                port = pick_port(*h, c.ns->reserved, span);
+                if (port == 0 && dumped && !unblocked) {
+                    // Ports whose bind failed may have been let go since: one more round.
+                    std::memset(h->blocked.get(), 0, port_hint::kWords * sizeof(uint64_t));
+                    unblocked = true;
+                    port = pick_port(*h, c.ns->reserved, span);
+                }
+                if (port) set_bit(h->taken.get(), port);  // claimed: other threads pick elsewhere
+            }
+        }
+        if (port == 0) {
+            if (dumped) return fail(EAGAIN);
+            if (int e2 = refresh_hint(c, key, span)) return fail(e2);
+            dumped = true;
+            misses = 0;
+            continue;
+        }
+        ++c.res.attempts;
+        address at = c.src;
+        if (lpr) {
+            // The kernel binds the one port of [port, port] and does not user-lock it.
+            uint32_t one = uint32_t(port) << 16 | port;
+            if (int e2 = sys::setsockopt_int(c.fd(), IPPROTO_IP, IP_LOCAL_PORT_RANGE, int(one)))
+                return fail(e2);
+            at.set_port(0);
+        } else {
+            at.set_port(port);
+        }
+        if (int e2 = sys::bind(c.fd(), at.sa(), at.size())) {
+            if (e2 != EADDRINUSE) return fail(e2);
+            std::lock_guard lock(c.ns->mu);
+            if (port_hint* h = c.ns->hint(key)) set_bit(h->blocked.get(), port);
+            ++misses;
+            continue;
+        }
+        int r = lock_and_connect(c, port);
+        if (r == 0) {
+            if (lpr) sys::setsockopt_int(c.fd(), IPPROTO_IP, IP_LOCAL_PORT_RANGE, int(prev_lpr));
+            return 0;
+        }
+        // Not connected, lock released. Give the port back (only possible when it was bound
+        // through the range, not user-locked) and go on, or stop.
+        sys::disconnect(c.fd());
+        if (!lpr) return r;  // bound for good: lock released, nothing more to undo
+        if (r != EADDRINUSE) return fail(r);
+        if (c.rebind_device)
+            if (int e2 = sys::setsockopt_int(c.fd(), SOL_SOCKET, SO_BINDTOIFINDEX, int(c.ifindex)))
+                return fail(e2);
+        ++misses;
+    }
+}
+
+}  // namespace
+
+int udp_connect(const request& r, connectx_result& res) noexcept {
+    udp_call c(r, res);
+    if (int e = begin(c)) return e;
+    if (r.src_port() != 0) return connect_explicit(c);
+    if (!r.src_ip_given)
+        if (int e = discover_source(c)) return e;
+    return connect_search(c);
+}
+
 }  // namespace cx::detail

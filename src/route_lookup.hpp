@@ -1,0 +1,44 @@
+// route_lookup.hpp - the source address the kernel would use toward a destination, asked from the
+// routing table with rtnetlink RTM_GETROUTE (libmnl) instead of connecting a throwaway socket,
+// which would autobind, consume a port and fail exactly when the range is exhausted. The request
+// carries what steers the kernel's own choice: the output device (bound device, or the scope of
+// a link-local destination) and the socket's mark. Builder and parser are pure functions.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace cx::detail {
+
+struct route_query {
+    int family = 0;        // AF_INET or AF_INET6
+    uint8_t dst[16] = {};  // network order; 4 bytes used for AF_INET
+    uint32_t oif = 0;      // output interface, 0 = any
+    uint32_t mark = 0;     // SO_MARK, 0 = none
+};
+
+struct route_answer {
+    uint8_t src[16] = {};  // preferred source (RTA_PREFSRC), network order
+    uint32_t oif = 0;      // output interface of the route (RTA_OIF), 0 if absent
+};
+
+inline constexpr size_t kRouteRequestMax = 64;
+
+// Builds the RTM_GETROUTE request. Returns its length, 0 when cap < kRouteRequestMax.
+size_t route_build_request(void* buf, size_t cap, uint32_t seq, const route_query& q) noexcept;
+
+// Parses the reply to the request built for (seq, portid, q). Returns 0 and fills `out`, or:
+//   the kernel's errno (NLMSG_ERROR, e.g. ENETUNREACH);
+//   ENETUNREACH / EHOSTUNREACH / EACCES / EINVAL for unreachable, throw, prohibit and blackhole
+//   routes (what connect(2) would report);
+//   EADDRNOTAVAIL when the route has no preferred source;
+//   EPROTO when the reply is malformed, truncated, for another request, or of another family.
+int route_parse_reply(const void* buf, size_t len, uint32_t seq, uint32_t portid,
+                      const route_query& q, route_answer& out) noexcept;
+
+// One round trip over a connected NETLINK_ROUTE socket. 0 or an errno as above, ETIMEDOUT when no
+// reply comes within the socket's receive timeout.
+int route_lookup(int nl, uint32_t portid, uint32_t seq, const route_query& q,
+                 route_answer& out) noexcept;
+
+}  // namespace cx::detail

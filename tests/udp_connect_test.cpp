@@ -1,0 +1,418 @@
+// udp_connect_test.cpp - the UDP path on the real kernel, each test in a private namespace: the
+// article's UDP rows (plain connect's ceiling, connectx's destinations x range), taken 4-tuples,
+// unconnected and wildcard binders, reserved ports, no overshadowing of plain SO_REUSEADDR
+// sockets, IPv6, link-local, IPv4-mapped tuples, sysctl changes between calls, clean failures.
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "support/netns.hpp"
+#include "support/udp_util.hpp"
+
+namespace {
+
+using cxtest::dst_v4;
+using cxtest::dst_v6;
+using cxtest::udp_connectx;
+using cxtest::udp_socket;
+using cxtest::v4;
+
+constexpr uint16_t kPort = 5353;
+
+struct fds {
+    std::vector<int> v;
+    ~fds() {
+        for (int fd : v) ::close(fd);
+    }
+    void add(int fd) { v.push_back(fd); }
+};
+
+connectx_opts with_result(connectx_result& res) {
+    connectx_opts o{};
+    o.size = sizeof o;
+    o.result = &res;
+    return o;
+}
+
+// Opens sockets with `open_one(fd, i)` (0 or errno) until one fails; returns {count, errno}.
+template <class F>
+std::pair<int, int> fill(int family, F open_one, fds& keep, int limit) {
+    for (int i = 0; i < limit; ++i) {
+        int fd = udp_socket(family);
+        if (int e = open_one(fd, i)) {
+            ::close(fd);
+            return {i, e};
+        }
+        keep.add(fd);
+    }
+    return {limit, 0};
+}
+
+void expect_no_duplicates() {
+    auto dup = cxtest::duplicate_tuples(cxtest::dump_udp_sockets());
+    EXPECT_TRUE(dup.empty()) << "duplicate 4-tuple: " << dup.front();
+}
+
+TEST(UdpConnectxNetns, PlainConnectStopsAtRangeWithEagain) {
+    CXTEST_REQUIRE_NETNS();
+    cxtest::run_in_netns([] {
+        fds keep;
+        auto [n, err] = fill(AF_INET, [](int fd, int i) {
+            auto dst = dst_v4(i % 4, kPort);
+            return ::connect(fd, dst.sa(), dst.size()) < 0 ? errno : 0;
+        }, keep, 1000);
+        EXPECT_EQ(n, 64);
+        EXPECT_EQ(err, EAGAIN);
+    });
+}
+
+TEST(UdpConnectxNetns, SourceIpReachesRangeTimesDestinations) {
+    CXTEST_REQUIRE_NETNS();
+    cxtest::run_in_netns([] {
+        fds keep;
+        auto src = v4("127.0.0.1");
+        connectx_result res{};
+        auto opts = with_result(res);
+        auto [n, err] = fill(AF_INET, [&](int fd, int i) {
+            int e = udp_connectx(fd, &src, dst_v4(std::min(i / 64, 3), kPort), &opts);
+            if (e == 0) {
+                EXPECT_EQ(res.technique, CONNECTX_TECH_UDP_LOCK);
+                EXPECT_GE(res.lookups, 1u);
+                EXPECT_EQ(cxtest::reuseaddr_of(fd), 1) << "lock released";
+            }
+            return e;
+        }, keep, 1000);
+        EXPECT_EQ(n, 256);
+        EXPECT_EQ(err, EAGAIN);
+        expect_no_duplicates();
+    });
+}
+
+TEST(UdpConnectxNetns, WildcardSourceUsesRouteSourceAndReachesRangeTimesDestinations) {
+    CXTEST_REQUIRE_NETNS();
+    cxtest::run_in_netns([] {
+        fds keep;
+        connectx_result res{};
+        auto opts = with_result(res);
+        auto [n, err] = fill(AF_INET, [&](int fd, int i) {
+            int e = udp_connectx(fd, nullptr, dst_v4(i % 4, kPort), &opts);
+            if (e == 0) {
+                auto local = cx::address::from_sockaddr(reinterpret_cast<sockaddr*>(&res.local),
+                                                        sizeof res.local);
+                EXPECT_TRUE(local && local->ip_string() == "127.0.0.1")
+                    << (local ? local->to_string() : "?");
+            }
+            return e;
+        }, keep, 1000);
+        EXPECT_EQ(n, 256);
+        EXPECT_EQ(err, EAGAIN);
+        expect_no_duplicates();
+    });
+}
+
+TEST(UdpConnectxNetns, TakenFourTupleIsRefusedBeforeTouchingTheSocket) {
+    CXTEST_REQUIRE_NETNS();
+    cxtest::run_in_netns([] {
+        auto src = v4("127.0.0.1:40010");
+        auto dst = dst_v4(0, kPort);
+        int a = udp_socket(AF_INET), b = udp_socket(AF_INET);
+        ASSERT_EQ(udp_connectx(a, &src, dst), 0);
+        EXPECT_EQ(udp_connectx(b, &src, dst), EADDRINUSE);
+        EXPECT_EQ(cxtest::local_port_of(b), 0) << "refused before bind";
+        EXPECT_EQ(cxtest::reuseaddr_of(b), 0);
+        // The same local port toward another destination is fine.
+        int c = udp_socket(AF_INET);
+        EXPECT_EQ(udp_connectx(c, &src, dst_v4(1, kPort)), 0);
+        expect_no_duplicates();
+        ::close(a), ::close(b), ::close(c);
+    });
+}
+
+TEST(UdpConnectxNetns, ExplicitPortRespectsUnconnectedAndWildcardBinders) {
+    CXTEST_REQUIRE_NETNS();
+    cxtest::run_in_netns([] {
+        auto dst = dst_v4(0, kPort);
+        struct binder {
+            const char* at;
+            bool reuse;
+        } binders[] = {{"127.0.0.1:40020", false}, {"127.0.0.1:40021", true},
+                       {"0.0.0.0:40022", false}, {"0.0.0.0:40023", true}};
+        for (auto [at, reuse] : binders) {
+            int holder = cxtest::udp_bound(v4(at), reuse);
+            auto src = v4(("127.0.0.1:" + std::string(strchr(at, ':') + 1)).c_str());
+            int fd = udp_socket(AF_INET);
+            EXPECT_EQ(udp_connectx(fd, &src, dst), EADDRINUSE) << at << " reuse=" << reuse;
+            EXPECT_FALSE(cxtest::is_connected(fd));
+            EXPECT_NE(cxtest::reuseaddr_of(fd) == 0 && cxtest::local_port_of(fd) != 0, true)
+                << "left holding the lock";
+            ::close(fd), ::close(holder);
+        }
+        // A dual-stack [::]:port binder receives IPv4 too.
+        int holder = cxtest::udp_bound(v4("[::]:40024"));
+        auto src = v4("127.0.0.1:40024");
+        int fd = udp_socket(AF_INET);
+        EXPECT_EQ(udp_connectx(fd, &src, dst), EADDRINUSE);
+        ::close(fd), ::close(holder);
+    });
+}
+
+TEST(UdpConnectxNetns, SearchSkipsPortsOfUnconnectedAndWildcardBinders) {
+    CXTEST_REQUIRE_NETNS();
+    cxtest::run_in_netns([] {
+        fds keep, holders;
+        std::set<uint16_t> held;
+        for (uint16_t p = 40000; p < 40064; p += 2) {  // half the range, without SO_REUSEADDR
+            const char* ip = p % 4 ? "127.0.0.1" : "0.0.0.0";
+            holders.add(cxtest::udp_bound(v4((std::string(ip) + ":" + std::to_string(p)).c_str())));
+            held.insert(p);
+        }
+        auto src = v4("127.0.0.1");
+        auto [n, err] = fill(AF_INET, [&](int fd, int) {
+            int e = udp_connectx(fd, &src, dst_v4(0, kPort));
+            if (e == 0) {
+                EXPECT_EQ(held.count(cxtest::local_port_of(fd)), 0u);
+            }
+            return e;
+        }, keep, 1000);
+        EXPECT_EQ(n, 32);
+        EXPECT_EQ(err, EAGAIN);
+    });
+}
+
+TEST(UdpConnectxNetns, ReservedPortsLeaveExactlyFiveOfRangeTenToTwentyOne) {
+    CXTEST_REQUIRE_NETNS();
+    cxtest::run_in_netns([] {
+        ASSERT_EQ(cxtest::write_sysctl("net/ipv4/ip_unprivileged_port_start", "0"), 0);
+        ASSERT_EQ(cxtest::write_sysctl("net/ipv4/ip_local_port_range", "10 21"), 0);
+        ASSERT_EQ(cxtest::write_sysctl("net/ipv4/ip_local_reserved_ports", "11,14-18,19"), 0);
+        fds keep;
+        std::set<uint16_t> ports;
+        auto src = v4("127.0.0.1");
+        auto [n, err] = fill(AF_INET, [&](int fd, int) {
+            int e = udp_connectx(fd, &src, dst_v4(0, kPort));
+            if (e == 0) ports.insert(cxtest::local_port_of(fd));
+            return e;
+        }, keep, 100);
+        EXPECT_EQ(n, 5);
+        EXPECT_EQ(err, EAGAIN);
+        EXPECT_EQ(ports, (std::set<uint16_t>{10, 12, 13, 20, 21}));
+    });
+}
+
+TEST(UdpConnectxNetns, PlainReuseaddrSocketIsNeverOvershadowed) {
+    CXTEST_REQUIRE_NETNS();
+    cxtest::run_in_netns([] {
+        // A program that does not use connectx: SO_REUSEADDR, bind, connect, on every port.
+        fds plain, keep;
+        auto dst = dst_v4(0, kPort);
+        for (uint16_t p = 40000; p < 40064; ++p) {
+            int fd = cxtest::udp_bound(v4(("127.0.0.1:" + std::to_string(p)).c_str()), true);
+            ASSERT_EQ(::connect(fd, dst.sa(), dst.size()), 0);
+            plain.add(fd);
+        }
+        auto src = v4("127.0.0.1");
+        int fd = udp_socket(AF_INET);
+        EXPECT_EQ(udp_connectx(fd, &src, dst), EAGAIN);
+        EXPECT_EQ(cxtest::local_port_of(fd), 0);
+        EXPECT_EQ(cxtest::reuseaddr_of(fd), 0);
+        ::close(fd);
+        auto taken = v4("127.0.0.1:40007");
+        fd = udp_socket(AF_INET);
+        EXPECT_EQ(udp_connectx(fd, &taken, dst), EADDRINUSE);
+        ::close(fd);
+        // Toward another destination every port is free again.
+        auto [n, err] = fill(AF_INET, [&](int s, int) {
+            return udp_connectx(s, &src, dst_v4(1, kPort));
+        }, keep, 1000);
+        EXPECT_EQ(n, 64);
+        EXPECT_EQ(err, EAGAIN);
+        expect_no_duplicates();
+    });
+}
+
+TEST(UdpConnectxNetns, Ipv6SourceIpAndWildcardReachRange) {
+    CXTEST_REQUIRE_NETNS();
+    cxtest::run_in_netns([] {
+        fds keep;
+        // The kernel's own choice of source toward the destination (a local address: itself).
+        int probe = udp_socket(AF_INET6);
+        auto dst0 = dst_v6(0, kPort);
+        ASSERT_EQ(::connect(probe, dst0.sa(), dst0.size()), 0);
+        sockaddr_storage ss{};
+        socklen_t len = sizeof ss;
+        ASSERT_EQ(getsockname(probe, reinterpret_cast<sockaddr*>(&ss), &len), 0);
+        auto src = *cx::address::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len);
+        src.set_port(0);
+        ::close(probe);
+        connectx_result res{};
+        auto opts = with_result(res);
+        auto [n, err] = fill(AF_INET6, [&](int fd, int i) {
+            int e = udp_connectx(fd, i % 2 ? &src : nullptr, dst0, &opts);
+            if (e == 0) {
+                auto local = cx::address::from_sockaddr(reinterpret_cast<sockaddr*>(&res.local),
+                                                        sizeof res.local);
+                EXPECT_EQ(local->ip_string(), src.ip_string()) << "route source = kernel's";
+            }
+            return e;
+        }, keep, 1000);
+        EXPECT_EQ(n, 64);
+        EXPECT_EQ(err, EAGAIN);
+        auto taken = v4("[2001:db8::1]:40001");
+        int a = udp_socket(AF_INET6), b = udp_socket(AF_INET6);
+        EXPECT_EQ(udp_connectx(a, &taken, dst_v6(1, kPort)), 0);
+        EXPECT_EQ(udp_connectx(b, &taken, dst_v6(1, kPort)), EADDRINUSE);
+        expect_no_duplicates();
+        ::close(a), ::close(b);
+    });
+}
+
+TEST(UdpConnectxNetns, LinkLocalWithScope) {
+    CXTEST_REQUIRE_NETNS();
+    cxtest::netns_options opt;
+    opt.dummy = true;
+    cxtest::run_in_netns(opt, [] {
+        unsigned idx = if_nametoindex("dummy0");
+        ASSERT_NE(idx, 0u);
+        std::string scope = "%" + std::to_string(idx);
+        auto dst = v4(("[fe80::2" + scope + "]:5353").c_str());
+        auto src_port = v4(("[fe80::1" + scope + "]:40005").c_str());
+        fds keep;
+        int a = udp_socket(AF_INET6);
+        connectx_result res{};
+        auto opts = with_result(res);
+        ASSERT_EQ(udp_connectx(a, nullptr, dst, &opts), 0);
+        auto local = cx::address::from_sockaddr(reinterpret_cast<sockaddr*>(&res.local),
+                                                sizeof res.local);
+        ASSERT_TRUE(local);
+        EXPECT_TRUE(local->is_link_local()) << local->to_string();
+        EXPECT_EQ(local->scope_id(), idx);
+        keep.add(a);
+        int b = udp_socket(AF_INET6), c = udp_socket(AF_INET6);
+        EXPECT_EQ(udp_connectx(b, &src_port, dst), 0);
+        EXPECT_EQ(udp_connectx(c, &src_port, dst), EADDRINUSE);
+        keep.add(b), keep.add(c);
+        expect_no_duplicates();
+    });
+}
+
+TEST(UdpConnectxNetns, MappedDuplicatesRefusedDistinctMappedAllowed) {
+    CXTEST_REQUIRE_NETNS();
+    cxtest::run_in_netns([] {
+        auto src4 = v4("127.0.0.1:40030");
+        auto srcm = v4("[::ffff:127.0.0.1]:40030");
+        auto dstm = v4("[::ffff:127.0.1.1]:5353");
+        auto dstm2 = v4("[::ffff:127.0.1.2]:5353");
+        int a = udp_socket(AF_INET), b = udp_socket(AF_INET6), c = udp_socket(AF_INET6),
+            d = udp_socket(AF_INET6);
+        ASSERT_EQ(udp_connectx(a, &src4, dst_v4(0, kPort)), 0);
+        EXPECT_EQ(udp_connectx(b, &srcm, dstm), EADDRINUSE) << "mapped twin of an IPv4 tuple";
+        EXPECT_EQ(udp_connectx(c, &srcm, dstm2), 0) << "distinct mapped tuple";
+        EXPECT_EQ(udp_connectx(d, &srcm, dstm2), EADDRINUSE) << "mapped twin of a mapped tuple";
+        // Search on a dual-stack socket toward a mapped destination stops at the range too.
+        fds keep;
+        auto [n, err] = fill(AF_INET6, [&](int fd, int) {
+            return udp_connectx(fd, nullptr, dstm);
+        }, keep, 1000);
+        EXPECT_EQ(n, 63);  // 40030 is held toward it by socket a
+        EXPECT_EQ(err, EAGAIN);
+        expect_no_duplicates();
+        ::close(a), ::close(b), ::close(c), ::close(d);
+    });
+}
+
+TEST(UdpConnectxNetns, SysctlChangesAreHonouredOnTheNextCall) {
+    CXTEST_REQUIRE_NETNS();
+    cxtest::run_in_netns([] {
+        auto src = v4("127.0.0.1");
+        int a = udp_socket(AF_INET);
+        ASSERT_EQ(udp_connectx(a, &src, dst_v4(0, kPort)), 0);
+        ASSERT_EQ(cxtest::write_sysctl("net/ipv4/ip_local_port_range", "41000 41001"), 0);
+        ASSERT_EQ(cxtest::write_sysctl("net/ipv4/ip_local_reserved_ports", "41000"), 0);
+        int b = udp_socket(AF_INET), c = udp_socket(AF_INET);
+        EXPECT_EQ(udp_connectx(b, &src, dst_v4(0, kPort)), 0);
+        EXPECT_EQ(cxtest::local_port_of(b), 41001);
+        EXPECT_EQ(udp_connectx(c, &src, dst_v4(0, kPort)), EAGAIN);
+        ASSERT_EQ(cxtest::write_sysctl("net/ipv4/ip_local_reserved_ports", ""), 0);
+        int d = udp_socket(AF_INET);
+        EXPECT_EQ(udp_connectx(d, &src, dst_v4(0, kPort)), 0);
+        EXPECT_EQ(cxtest::local_port_of(d), 41000);
+        ::close(a), ::close(b), ::close(c), ::close(d);
+    });
+}
+
+TEST(UdpConnectxNetns, PerCallAndSocketRangesNarrowTheSearch) {
+    CXTEST_REQUIRE_NETNS();
+    cxtest::run_in_netns([] {
+        auto src = v4("127.0.0.1");
+        connectx_opts opts{};
+        opts.size = sizeof opts;
+        opts.port_lo = 40010;
+        opts.port_hi = 40013;
+        fds keep;
+        auto [n, err] = fill(AF_INET, [&](int fd, int) {
+            int e = udp_connectx(fd, &src, dst_v4(0, kPort), &opts);
+            if (e == 0) {
+                uint16_t p = cxtest::local_port_of(fd);
+                EXPECT_TRUE(p >= 40010 && p <= 40013) << p;
+            }
+            return e;
+        }, keep, 100);
+        EXPECT_EQ(n, 4);
+        EXPECT_EQ(err, EAGAIN);
+        // The socket's own IP_LOCAL_PORT_RANGE narrows it too, and is left as it was.
+        int fd = udp_socket(AF_INET);
+        uint32_t range = uint32_t(40051) << 16 | 40050;
+        ASSERT_EQ(setsockopt(fd, IPPROTO_IP, 51, &range, sizeof range), 0);
+        ASSERT_EQ(udp_connectx(fd, &src, dst_v4(1, kPort)), 0);
+        uint16_t p = cxtest::local_port_of(fd);
+        EXPECT_TRUE(p == 40050 || p == 40051) << p;
+        uint32_t after = 0;
+        socklen_t len = sizeof after;
+        ASSERT_EQ(getsockopt(fd, IPPROTO_IP, 51, &after, &len), 0);
+        EXPECT_EQ(after, range);
+        keep.add(fd);
+    });
+}
+
+TEST(UdpConnectxNetns, FailuresLeaveNoLockAndNoAssociation) {
+    CXTEST_REQUIRE_NETNS();
+    cxtest::run_in_netns([] {
+        // Exhaust toward one destination, then check the failed socket and the fd count.
+        fds keep;
+        auto src = v4("127.0.0.1");
+        int before = cxtest::open_fd_count();
+        auto [n, err] = fill(AF_INET, [&](int fd, int) {
+            return udp_connectx(fd, &src, dst_v4(0, kPort));
+        }, keep, 1000);
+        ASSERT_EQ(err, EAGAIN);
+        int fd = udp_socket(AF_INET);
+        int one = 1;
+        ASSERT_EQ(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one), 0);
+        EXPECT_EQ(udp_connectx(fd, &src, dst_v4(0, kPort)), EAGAIN);
+        EXPECT_EQ(cxtest::reuseaddr_of(fd), 1) << "caller's SO_REUSEADDR restored";
+        EXPECT_EQ(cxtest::local_port_of(fd), 0);
+        EXPECT_FALSE(cxtest::is_connected(fd));
+        ::close(fd);
+        // Unreachable destination: the route lookup fails and nothing is bound.
+        fd = udp_socket(AF_INET);
+        auto nowhere = v4("192.0.2.1:53");
+        EXPECT_EQ(udp_connectx(fd, nullptr, nowhere), ENETUNREACH);
+        EXPECT_EQ(cxtest::local_port_of(fd), 0);
+        ::close(fd);
+        // Netlink sockets are pooled, not leaked per call: n sockets + a few pooled.
+        EXPECT_LE(cxtest::open_fd_count() - before, n + 6);
+        // Every socket that failed released its port: plain binds still see our ports free for
+        // other destinations, and no socket is left unconnected holding a lock.
+        for (const auto& s : cxtest::dump_udp_sockets()) EXPECT_TRUE(s.connected) << s.local;
+    });
+}
+
+}  // namespace
