@@ -12,9 +12,28 @@ namespace cxcli {
 namespace {
 
 enum class opt_id {
-    ipv4, ipv6, user_agent, connect_timeout, data, fail, header, help, include, head,
-    interface, local_port, source, max_time, idle_timeout, output, silent, show_error,
-    verbose, version, write_out, request,
+    ipv4,
+    ipv6,
+    user_agent,
+    connect_timeout,
+    data,
+    fail,
+    header,
+    help,
+    include,
+    head,
+    interface,
+    local_port,
+    source,
+    max_time,
+    idle_timeout,
+    output,
+    silent,
+    show_error,
+    verbose,
+    version,
+    write_out,
+    request,
 };
 
 struct opt_spec {
@@ -87,25 +106,53 @@ struct source_ips {
 std::string apply(cli_args& a, source_ips& ips, const opt_spec& o, const std::string& v) {
     auto bad = [&](const char* why) { return "option " + spelling(o) + ": " + why; };
     switch (o.id) {
-        case opt_id::ipv4: a.family = AF_INET; break;
-        case opt_id::ipv6: a.family = AF_INET6; break;
-        case opt_id::user_agent: a.user_agent = v; break;
-        case opt_id::data: a.data = v; break;
-        case opt_id::fail: a.fail = true; break;
+        case opt_id::ipv4:
+            a.family = AF_INET;
+            break;
+        case opt_id::ipv6:
+            a.family = AF_INET6;
+            break;
+        case opt_id::user_agent:
+            a.user_agent = v;
+            break;
+        case opt_id::data:
+            a.data = v;
+            break;
+        case opt_id::fail:
+            a.fail = true;
+            break;
         case opt_id::header:
             if (v.find(':') == std::string::npos) return bad("expected \"Name: value\"");
             if (v.find_first_of("\r\n") != std::string::npos) return bad("header contains CR/LF");
             a.headers.push_back(v);
             break;
-        case opt_id::help: a.help = true; break;
-        case opt_id::include: a.include = true; break;
-        case opt_id::head: a.head = true; break;
-        case opt_id::output: a.output = v; break;
-        case opt_id::silent: a.silent = true; break;
-        case opt_id::show_error: a.show_error = true; break;
-        case opt_id::verbose: a.verbose = true; break;
-        case opt_id::version: a.version = true; break;
-        case opt_id::write_out: a.write_out = v; break;
+        case opt_id::help:
+            a.help = true;
+            break;
+        case opt_id::include:
+            a.include = true;
+            break;
+        case opt_id::head:
+            a.head = true;
+            break;
+        case opt_id::output:
+            a.output = v;
+            break;
+        case opt_id::silent:
+            a.silent = true;
+            break;
+        case opt_id::show_error:
+            a.show_error = true;
+            break;
+        case opt_id::verbose:
+            a.verbose = true;
+            break;
+        case opt_id::version:
+            a.version = true;
+            break;
+        case opt_id::write_out:
+            a.write_out = v;
+            break;
         case opt_id::request:
             if (v.empty() || v.find_first_of(" \t\r\n") != std::string::npos)
                 return bad("expected a method name");
@@ -116,9 +163,12 @@ std::string apply(cli_args& a, source_ips& ips, const opt_spec& o, const std::st
         case opt_id::idle_timeout: {
             auto s = parse_seconds(v);
             if (!s) return bad("expected a number of seconds");
-            if (o.id == opt_id::connect_timeout) a.connect_timeout = *s;
-            else if (o.id == opt_id::max_time) a.max_time = *s;
-            else a.idle_timeout = *s;
+            if (o.id == opt_id::connect_timeout)
+                a.connect_timeout = *s;
+            else if (o.id == opt_id::max_time)
+                a.max_time = *s;
+            else
+                a.idle_timeout = *s;
             break;
         }
         case opt_id::local_port: {
@@ -226,8 +276,10 @@ parse_outcome parse_args(const std::vector<std::string>& argv) {
             if (!o) {
                 out.error = "option --" + name + ": is unknown";
             } else if (o->takes_value && !inline_value) {
-                if (i + 1 >= argv.size()) out.error = "option --" + name + ": requires a value";
-                else out.error = take(*o, argv[++i]);
+                if (i + 1 >= argv.size())
+                    out.error = "option --" + name + ": requires a value";
+                else
+                    out.error = take(*o, argv[++i]);
             } else if (!o->takes_value && inline_value) {
                 out.error = "option --" + name + ": takes no value";
             } else {

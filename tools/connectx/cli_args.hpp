@@ -3,7 +3,6 @@
 #pragma once
 
 #include <connectx/connectx.hpp>
-
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -29,10 +28,10 @@ struct cli_args {
     bool fail = false;                 // -f
 
     // Output
-    std::string output;     // -o; empty = stdout
-    std::string write_out;  // -w as given ("@file" is read by main)
-    bool verbose = false;   // -v
-    bool silent = false;    // -s
+    std::string output;       // -o; empty = stdout
+    std::string write_out;    // -w as given ("@file" is read by main)
+    bool verbose = false;     // -v
+    bool silent = false;      // -s
     bool show_error = false;  // -S
 
     // Source control

@@ -16,9 +16,9 @@ namespace cxcli {
 namespace {
 
 struct attempt_result {
-    int err = 0;        // 0 = connected
+    int err = 0;  // 0 = connected
     bool timed_out = false;
-    connection conn;    // fd kept on success; local/technique filled as far as known
+    connection conn;  // fd kept on success; local/technique filled as far as known
 };
 
 cx::address wildcard(int family) {
@@ -26,8 +26,7 @@ cx::address wildcard(int family) {
 }
 
 // The source address handed to connectx(), or nullopt for "any address, any port".
-std::optional<cx::address> source_for(const source_spec& s, const cx::address& dst,
-                                      uint16_t port) {
+std::optional<cx::address> source_for(const source_spec& s, const cx::address& dst, uint16_t port) {
     if (!s.ip && !port) return std::nullopt;
     cx::address a = s.ip ? *s.ip : wildcard(dst.family());
     a.set_port(port);
@@ -129,13 +128,12 @@ cx::address source_ip_for(const connect_request& req, const cx::address& dst) {
 }
 
 bool is_local_failure(int err) {
-    return err == EADDRNOTAVAIL || err == EADDRINUSE || err == ENODEV ||
-           err == EAGAIN;
+    return err == EADDRNOTAVAIL || err == EADDRINUSE || err == ENODEV || err == EAGAIN;
 }
 
 // Exit status and message for a failed attempt at `dst`.
-void describe_failure(const connect_request& req, const cx::address& dst,
-                      const attempt_result& r, int& exit, std::string& msg) {
+void describe_failure(const connect_request& req, const cx::address& dst, const attempt_result& r,
+                      int& exit, std::string& msg) {
     const source_spec& s = req.source;
     bool udp = req.socktype == SOCK_DGRAM;
     int err = r.err;
@@ -177,14 +175,14 @@ void describe_failure(const connect_request& req, const cx::address& dst,
         return;
     }
     exit = err == ETIMEDOUT ? exit_timeout : exit_connect;
-    msg = "Failed to connect to " + req.host + " port " + std::to_string(dst.port()) +
-          " after " + ms_since(req.start) + " ms: " + why;
+    msg = "Failed to connect to " + req.host + " port " + std::to_string(dst.port()) + " after " +
+          ms_since(req.start) + " ms: " + why;
 }
 
 void trace_connected(const connect_request& req, const connection& c) {
     std::string line = "Connected to " + req.host + " (" + c.remote.ip_string() + ") port " +
-                       std::to_string(c.remote.port()) + " from " + c.local.ip_string() +
-                       " port " + std::to_string(c.local.port()) + " (technique " +
+                       std::to_string(c.remote.port()) + " from " + c.local.ip_string() + " port " +
+                       std::to_string(c.local.port()) + " (technique " +
                        connectx_technique_name(c.technique);
     if (c.attempts > 1) line += ", " + std::to_string(c.attempts) + " ports tried";
     if (c.lookups) line += ", " + std::to_string(c.lookups) + " conflict lookups";
@@ -233,8 +231,8 @@ connect_outcome open_connection(const connect_request& req) {
     }
     if (!tried_any) {
         out.exit = exit_interface;
-        out.error = "source address " + req.source.ip->ip_string() + " cannot reach " +
-                    req.host + ": no address of the same IP version";
+        out.error = "source address " + req.source.ip->ip_string() + " cannot reach " + req.host +
+                    ": no address of the same IP version";
     }
     return out;
 }

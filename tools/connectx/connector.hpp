@@ -3,7 +3,6 @@
 #pragma once
 
 #include <connectx/connectx.hpp>
-
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,9 +28,9 @@ struct connect_request {
     std::vector<cx::address> candidates;  // resolved, in order of preference
     int socktype = 0;                     // SOCK_STREAM or SOCK_DGRAM
     source_spec source;
-    deadline until;                // earliest of --connect-timeout and -m
+    deadline until;                        // earliest of --connect-timeout and -m
     bool until_is_connect_timeout = true;  // which of the two `until` is, for the message
-    clock::time_point start;       // for "after N ms"
+    clock::time_point start;               // for "after N ms"
     bool verbose = false;
 };
 
@@ -45,9 +44,9 @@ struct connection {
 };
 
 struct connect_outcome {
-    connection conn;     // valid when exit == 0
-    int exit = 0;        // exit_code
-    std::string error;   // the reason when exit != 0
+    connection conn;    // valid when exit == 0
+    int exit = 0;       // exit_code
+    std::string error;  // the reason when exit != 0
 };
 
 connect_outcome open_connection(const connect_request& req);

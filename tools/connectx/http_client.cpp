@@ -79,11 +79,12 @@ int send_all(int sock, std::string_view data, const deadline& until) {
 
 }  // namespace
 
-transfer_result http_transfer(int sock, const http_options& opt, int out_fd,
-                              const deadline& until, clock::time_point start) {
+transfer_result http_transfer(int sock, const http_options& opt, int out_fd, const deadline& until,
+                              clock::time_point start) {
     transfer_result r;
     std::string request = build_request(opt.request);
-    if (opt.verbose) trace_head("> ", std::string_view(request).substr(0, request.find("\r\n\r\n") + 2));
+    if (opt.verbose)
+        trace_head("> ", std::string_view(request).substr(0, request.find("\r\n\r\n") + 2));
     if (int e = send_all(sock, request, until)) {
         r.exit = e == ETIME ? exit_timeout : exit_send;
         r.error = e == ETIME ? "Operation timed out after " + ms_since(start) +
@@ -140,10 +141,18 @@ transfer_result http_transfer(int sock, const http_options& opt, int out_fd,
     } else if (st == http_response_parser::status::error) {
         using failure = http_response_parser::failure;
         switch (parser.why()) {
-            case failure::empty: r.exit = exit_empty_reply; break;
-            case failure::truncated_body: r.exit = exit_partial; break;
-            case failure::truncated_head: r.exit = exit_recv; break;
-            default: r.exit = exit_weird_reply; break;
+            case failure::empty:
+                r.exit = exit_empty_reply;
+                break;
+            case failure::truncated_body:
+                r.exit = exit_partial;
+                break;
+            case failure::truncated_head:
+                r.exit = exit_recv;
+                break;
+            default:
+                r.exit = exit_weird_reply;
+                break;
         }
         r.error = parser.error();
     }

@@ -29,7 +29,9 @@ std::string_view trim(std::string_view s) {
     return s;
 }
 
-std::string_view header_name(std::string_view line) { return trim(line.substr(0, line.find(':'))); }
+std::string_view header_name(std::string_view line) {
+    return trim(line.substr(0, line.find(':')));
+}
 
 // The last coding of a Transfer-Encoding list ("gzip, chunked").
 bool last_coding_is_chunked(std::string_view value) {
@@ -119,7 +121,7 @@ http_response_parser::status http_response_parser::on_head_complete(http_respons
 }
 
 http_response_parser::status http_response_parser::feed(std::string_view data,
-                                                         http_response_sink& sink) {
+                                                        http_response_sink& sink) {
     if (!data.empty()) got_anything_ = true;
     while (state_ != state::done) {
         if (data.empty()) return status::more;
@@ -160,7 +162,8 @@ http_response_parser::status http_response_parser::feed(std::string_view data,
                         chunked_ = last_coding_is_chunked(value);
                     } else if (iequals(name, "Content-Length")) {
                         uint64_t n = 0;
-                        auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+                        auto [end, ec] =
+                            std::from_chars(value.data(), value.data() + value.size(), n);
                         if (ec != std::errc() || end != value.data() + value.size() ||
                             (has_length_ && n != remaining_))
                             return fail(failure::malformed, "bad Content-Length");
@@ -176,7 +179,8 @@ http_response_parser::status http_response_parser::feed(std::string_view data,
                     remaining_ = n;
                     state_ = n == 0 ? state::trailers : state::chunk_data;
                 } else if (state_ == state::chunk_crlf) {
-                    if (!line.empty()) return fail(failure::malformed, "chunk not followed by CRLF");
+                    if (!line.empty())
+                        return fail(failure::malformed, "chunk not followed by CRLF");
                     state_ = state::chunk_size;
                 } else if (line.empty()) {  // trailers end
                     state_ = state::done;
@@ -200,7 +204,8 @@ http_response_parser::status http_response_parser::feed(std::string_view data,
                 if (state_ == state::chunk_data && remaining_ == 0) state_ = state::chunk_crlf;
                 break;
             }
-            case state::done: break;
+            case state::done:
+                break;
         }
     }
     return status::done;
@@ -217,10 +222,12 @@ http_response_parser::status http_response_parser::finish(http_response_sink& si
             if (!got_anything_) return fail(failure::empty, "Empty reply from server");
             [[fallthrough]];
         case state::headers:
-            return fail(failure::truncated_head, "connection closed in the middle of the response head");
+            return fail(failure::truncated_head,
+                        "connection closed in the middle of the response head");
         case state::body_length:
-            return fail(failure::truncated_body, "transfer closed with " + std::to_string(remaining_) +
-                                                     " bytes remaining to read");
+            return fail(
+                failure::truncated_body,
+                "transfer closed with " + std::to_string(remaining_) + " bytes remaining to read");
         default:
             return fail(failure::truncated_body, "transfer closed in the middle of a chunked body");
     }

@@ -15,7 +15,7 @@ struct http_request_spec {
     std::string target;  // "/path?query"
     std::string host;    // Host header value
     std::string user_agent;
-    std::vector<std::string> headers;  // user's "Name: value"; "Name:" removes a default header
+    std::vector<std::string> headers;   // user's "Name: value"; "Name:" removes a default header
     const std::string* body = nullptr;  // with Content-Length when set
 };
 
@@ -53,8 +53,17 @@ public:
     uint64_t body_bytes() const { return body_bytes_; }
 
 private:
-    enum class state { status_line, headers, body_length, chunk_size, chunk_data, chunk_crlf,
-                       trailers, body_to_close, done };
+    enum class state {
+        status_line,
+        headers,
+        body_length,
+        chunk_size,
+        chunk_data,
+        chunk_crlf,
+        trailers,
+        body_to_close,
+        done
+    };
 
     status fail(failure kind, std::string text);
     status on_head_complete(http_response_sink& sink);

@@ -20,8 +20,8 @@ deadline deadline::after(double seconds) {
     deadline d;
     if (!(seconds > 0)) return d;
     d.never_ = false;
-    d.at_ = clock::now() + std::chrono::duration_cast<clock::duration>(
-                               std::chrono::duration<double>(seconds));
+    d.at_ = clock::now() +
+            std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(seconds));
     return d;
 }
 
@@ -31,7 +31,9 @@ deadline deadline::earliest(const deadline& a, const deadline& b) {
     return a.at_ <= b.at_ ? a : b;
 }
 
-bool deadline::expired() const { return !never_ && clock::now() >= at_; }
+bool deadline::expired() const {
+    return !never_ && clock::now() >= at_;
+}
 
 int deadline::poll_ms() const {
     if (never_) return -1;

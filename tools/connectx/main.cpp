@@ -1,11 +1,10 @@
 // main.cpp - connectx(1): read the command line, resolve, connect with the pinned source, run the
 // HTTP or stream transfer, print -w, exit with curl's status numbers.
+#include <connectx/connectx.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <connectx/connectx.h>
 
 #include <cerrno>
 #include <cstring>
@@ -104,8 +103,10 @@ int run(int argc, char** argv) {
     src.ip = a.source_ip;
     src.port = a.source_port;
     if (a.local_port) {
-        if (a.local_port->lo == a.local_port->hi) src.port = a.local_port->lo;
-        else src.range = a.local_port;
+        if (a.local_port->lo == a.local_port->hi)
+            src.port = a.local_port->lo;
+        else
+            src.range = a.local_port;
     }
     if (!a.interface_name.empty()) {
         src.ifname = a.interface_name;
@@ -115,11 +116,13 @@ int run(int argc, char** argv) {
     }
 
     int socktype = u.url.scheme == scheme::udp ? SOCK_DGRAM : SOCK_STREAM;
-    int family = a.family ? a.family : src.ip ? src.ip->family() : 0;
-    resolve_outcome res = resolve_host(u.url.host, u.url.port, family, socktype);
+    // Not narrowed to the source's family: an address of the wrong family is then reported as
+    // a source problem (45) naming both, rather than as a name that does not resolve.
+    resolve_outcome res = resolve_host(u.url.host, u.url.port, a.family, socktype);
     s.report.time_namelookup = seconds_since(s.start);
     if (res.addresses.empty())
-        return finish(s, exit_resolve, "Could not resolve host: " + u.url.host + " (" + res.error + ")");
+        return finish(s, exit_resolve,
+                      "Could not resolve host: " + u.url.host + " (" + res.error + ")");
 
     deadline max_time = deadline::after(a.max_time);
     double ct = a.connect_timeout > 0 ? a.connect_timeout : kDefaultConnectTimeout;
@@ -155,7 +158,8 @@ int run(int argc, char** argv) {
         h.request.method = !a.method.empty() ? a.method : a.head ? "HEAD" : a.data ? "POST" : "GET";
         h.request.target = u.url.target;
         h.request.host = host_header(u.url);
-        h.request.user_agent = a.user_agent.empty() ? std::string("connectx/") + kVersion : a.user_agent;
+        h.request.user_agent =
+            a.user_agent.empty() ? std::string("connectx/") + kVersion : a.user_agent;
         h.request.headers = a.headers;
         h.request.body = a.data ? &*a.data : nullptr;
         h.include_head = a.include || a.head;

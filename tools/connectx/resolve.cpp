@@ -44,8 +44,8 @@ int interface_index(const std::string& name) {
 std::optional<cx::address> route_source(const cx::address& dst, int ifindex) {
     unique_fd fd(::socket(dst.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0));
     if (!fd) return std::nullopt;
-    if (ifindex && ::setsockopt(fd.get(), SOL_SOCKET, SO_BINDTOIFINDEX, &ifindex,
-                                sizeof ifindex) != 0)
+    if (ifindex &&
+        ::setsockopt(fd.get(), SOL_SOCKET, SO_BINDTOIFINDEX, &ifindex, sizeof ifindex) != 0)
         return std::nullopt;
     if (::connect(fd.get(), dst.sa(), dst.size()) != 0) return std::nullopt;
     sockaddr_storage ss{};

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <connectx/connectx.hpp>
-
 #include <optional>
 #include <string>
 #include <vector>

@@ -29,7 +29,7 @@ std::string ms_since(clock::time_point t0) {
 transfer_result stream_transfer(int sock, const stream_options& opt, int out_fd,
                                 const deadline& until, clock::time_point start) {
     transfer_result r;
-    std::string pending;        // input not yet sent (TCP: any bytes; UDP: one datagram)
+    std::string pending;         // input not yet sent (TCP: any bytes; UDP: one datagram)
     bool have_datagram = false;  // UDP: `pending` holds a datagram, possibly empty
     bool input_done = false;
     bool shut_down = false;
@@ -68,8 +68,8 @@ transfer_result stream_transfer(int sock, const stream_options& opt, int out_fd,
         if (n == 0) {
             if (until.expired())
                 return fail(exit_timeout, "Operation timed out after " + ms_since(start) +
-                                              " milliseconds with " +
-                                              std::to_string(r.received) + " bytes received");
+                                              " milliseconds with " + std::to_string(r.received) +
+                                              " bytes received");
             if (idle.expired()) {
                 if (opt.verbose) {
                     char secs[32];
@@ -85,7 +85,8 @@ transfer_result stream_transfer(int sock, const stream_options& opt, int out_fd,
             if (got > 0) {
                 r.received += uint64_t(got);
                 if (int e = write_all(out_fd, std::string_view(buf.data(), size_t(got))))
-                    return fail(exit_write, std::string("Failure writing output: ") + std::strerror(e));
+                    return fail(exit_write,
+                                std::string("Failure writing output: ") + std::strerror(e));
                 if (!idle.is_never()) idle = deadline::after(opt.idle_timeout);
             } else if (got == 0 && !opt.udp) {
                 return r;  // the peer closed: the normal end of a TCP exchange
@@ -93,7 +94,8 @@ transfer_result stream_transfer(int sock, const stream_options& opt, int out_fd,
                 // Connected UDP reports an ICMP port unreachable here: nothing listens.
                 int e = errno;
                 if (opt.udp && e == ECONNREFUSED)
-                    return fail(exit_connect, std::string("Failed to reach the peer: ") + std::strerror(e));
+                    return fail(exit_connect,
+                                std::string("Failed to reach the peer: ") + std::strerror(e));
                 return fail(exit_recv, std::string("Recv failure: ") + std::strerror(e));
             }
         }
@@ -110,7 +112,8 @@ transfer_result stream_transfer(int sock, const stream_options& opt, int out_fd,
             } else if (errno != EAGAIN && errno != EINTR) {
                 int e = errno;
                 if (opt.udp && e == ECONNREFUSED)
-                    return fail(exit_connect, std::string("Failed to reach the peer: ") + std::strerror(e));
+                    return fail(exit_connect,
+                                std::string("Failed to reach the peer: ") + std::strerror(e));
                 return fail(exit_send, std::string("Send failure: ") + std::strerror(e));
             }
         }
@@ -122,8 +125,8 @@ transfer_result stream_transfer(int sock, const stream_options& opt, int out_fd,
             } else if (got == 0 || errno == EBADF) {
                 input_done = true;
             } else if (errno != EAGAIN && errno != EINTR) {
-                return fail(exit_read, std::string("Failed reading standard input: ") +
-                                           std::strerror(errno));
+                return fail(exit_read,
+                            std::string("Failed reading standard input: ") + std::strerror(errno));
             }
         }
     }

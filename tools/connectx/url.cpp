@@ -16,15 +16,20 @@ std::string lower(std::string_view s) {
     return out;
 }
 
-url_outcome malformed(std::string why) { return {{}, exit_url_malformed, std::move(why)}; }
+url_outcome malformed(std::string why) {
+    return {{}, exit_url_malformed, std::move(why)};
+}
 
 }  // namespace
 
 const char* scheme_name(scheme s) {
     switch (s) {
-        case scheme::http: return "http";
-        case scheme::tcp: return "tcp";
-        case scheme::udp: return "udp";
+        case scheme::http:
+            return "http";
+        case scheme::tcp:
+            return "tcp";
+        case scheme::udp:
+            return "udp";
     }
     return "?";
 }
@@ -35,10 +40,14 @@ url_outcome parse_url(const std::string& text) {
     std::string_view rest = text;
     if (size_t sep = rest.find("://"); sep != std::string_view::npos) {
         std::string name = lower(rest.substr(0, sep));
-        if (name == "http") u.scheme = scheme::http;
-        else if (name == "tcp") u.scheme = scheme::tcp;
-        else if (name == "udp") u.scheme = scheme::udp;
-        else return {{}, exit_unsupported_protocol, "protocol \"" + name + "\" not supported"};
+        if (name == "http")
+            u.scheme = scheme::http;
+        else if (name == "tcp")
+            u.scheme = scheme::tcp;
+        else if (name == "udp")
+            u.scheme = scheme::udp;
+        else
+            return {{}, exit_unsupported_protocol, "protocol \"" + name + "\" not supported"};
         rest.remove_prefix(sep + 3);
     }
     if (size_t hash = rest.find('#'); hash != std::string_view::npos) rest = rest.substr(0, hash);
@@ -70,7 +79,8 @@ url_outcome parse_url(const std::string& text) {
             u.host = std::string(host);
         }
         std::string_view ip = std::string_view(u.host).substr(0, u.host.find('%'));
-        if (ip.empty() || ip.find_first_not_of("0123456789abcdefABCDEF:.") != std::string_view::npos)
+        if (ip.empty() ||
+            ip.find_first_not_of("0123456789abcdefABCDEF:.") != std::string_view::npos)
             return malformed("bad IPv6 address in brackets");
         u.ipv6_literal = true;
     } else {
@@ -87,7 +97,8 @@ url_outcome parse_url(const std::string& text) {
     }
     if (u.host.empty()) return malformed("no host");
     for (char c : u.host)
-        if (std::isspace(static_cast<unsigned char>(c)) || std::iscntrl(static_cast<unsigned char>(c)))
+        if (std::isspace(static_cast<unsigned char>(c)) ||
+            std::iscntrl(static_cast<unsigned char>(c)))
             return malformed("bad character in host");
 
     if (!port_text.empty()) {

@@ -11,10 +11,10 @@ enum class scheme { http, tcp, udp };
 
 struct url {
     cxcli::scheme scheme = scheme::http;
-    std::string host;       // name or IP, without brackets; an IPv6 zone as "fe80::1%eth0"
+    std::string host;           // name or IP, without brackets; an IPv6 zone as "fe80::1%eth0"
     bool ipv6_literal = false;  // host was given in brackets
-    uint16_t port = 0;      // host order; 80 when an http URL names none
-    std::string target;     // http request target ("/path?query"), "/" when empty
+    uint16_t port = 0;          // host order; 80 when an http URL names none
+    std::string target;         // http request target ("/path?query"), "/" when empty
 };
 
 struct url_outcome {

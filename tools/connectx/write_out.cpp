@@ -15,7 +15,9 @@ std::string seconds(double s) {
 
 // The value of %{name}, or nullopt when the name is unknown.
 std::optional<std::string> variable(std::string_view name, const transfer_report& r) {
-    auto ip = [](const std::optional<cx::address>& a) { return a ? a->ip_string() : std::string(); };
+    auto ip = [](const std::optional<cx::address>& a) {
+        return a ? a->ip_string() : std::string();
+    };
     auto port = [](const std::optional<cx::address>& a) {
         return a ? std::to_string(a->port()) : std::string("0");
     };
@@ -59,15 +61,21 @@ std::string format_write_out(std::string_view f, const transfer_report& r,
                 break;
             }
             std::string_view name = f.substr(i + 2, close - i - 2);
-            if (auto v = variable(name, r)) out += *v;
-            else unknown.emplace_back(name);
+            if (auto v = variable(name, r))
+                out += *v;
+            else
+                unknown.emplace_back(name);
             i = close;
         } else if (c == '\\' && i + 1 < f.size()) {
             char e = f[i + 1];
-            if (e == 'n') out += '\n';
-            else if (e == 'r') out += '\r';
-            else if (e == 't') out += '\t';
-            else if (e == '\\') out += '\\';
+            if (e == 'n')
+                out += '\n';
+            else if (e == 'r')
+                out += '\r';
+            else if (e == 't')
+                out += '\t';
+            else if (e == '\\')
+                out += '\\';
             else {
                 out += c;
                 continue;

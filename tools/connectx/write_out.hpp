@@ -3,7 +3,6 @@
 #pragma once
 
 #include <connectx/connectx.hpp>
-
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -14,16 +13,16 @@ namespace cxcli {
 
 struct transfer_report {
     std::string url;
-    std::string scheme;                 // "http", "tcp", "udp"
-    std::optional<cx::address> local;   // set once connected
+    std::string scheme;                // "http", "tcp", "udp"
+    std::optional<cx::address> local;  // set once connected
     std::optional<cx::address> remote;
-    std::string technique;              // connectx_technique_name(), "" before connecting
-    int http_code = 0;                  // 0 = no response (printed 000)
-    double time_namelookup = 0;         // seconds since start
+    std::string technique;       // connectx_technique_name(), "" before connecting
+    int http_code = 0;           // 0 = no response (printed 000)
+    double time_namelookup = 0;  // seconds since start
     double time_connect = 0;
     double time_total = 0;
-    uint64_t size_download = 0;         // body bytes (http) or bytes received
-    uint64_t size_upload = 0;           // body bytes sent (http) or bytes sent
+    uint64_t size_download = 0;  // body bytes (http) or bytes received
+    uint64_t size_upload = 0;    // body bytes sent (http) or bytes sent
     int num_connects = 0;
     int exit_code = 0;
     std::string errormsg;
