@@ -143,9 +143,8 @@ cx::address as_v4(const cx::address& a) {
 }
 
 // Which of `a` and `b` receives a datagram sent from `server` to `to`: 'a', 'b' or '-'.
-// Resent every 100 ms for up to 3 s: in a fresh namespace the kernel finishes setting up a new
-// IPv6 address's routes asynchronously (addrconf work, even with IFA_F_NODAD), and a first
-// datagram can be dropped (Ip6OutNoRoutes). Resending cannot change which socket gets it.
+// Resent every 100 ms for up to 3 s, so a lost datagram (a fresh namespace's IPv6 routes are set
+// up asynchronously) cannot fail the test; resending cannot change which socket gets it.
 char who_receives(int server, const cx::address& to, int a, int b) {
     for (int i = 0; i < 30; ++i) {
         EXPECT_EQ(::sendto(server, "x", 1, 0, to.sa(), to.size()), 1) << strerror(errno);
