@@ -43,50 +43,43 @@ int64_t slab_bytes() {
     return kb < 0 ? -1 : kb * 1024;
 }
 
-// Opens connections with as many workers as it takes. Returns the workers, all still holding
-// their sockets; fills the counts, stop reason and time of `out`.
-std::vector<worker> open_all(const config& cfg, technique_id t, const endpoints& ep,
-                             int release_r, int release_w, std::atomic<uint64_t>& progress,
-                             scenario_result& out) {
-    std::vector<worker> started;
-    worker_job job;
+// Opens the connections (the opener process and its holders keep them). Fills the counts, stop
+// reason and time of `out`. Returns the opener, which waits to be released; pid -1 if none.
+opener open_all(const config& cfg, technique_id t, const endpoints& ep, int release_r,
+                int release_w, std::atomic<uint64_t>& progress, scenario_result& out) {
+    open_job job;
     job.technique = t;
     job.ep = &ep;
     job.limit = out.limit;
     job.deadline = monotonic_seconds() + cfg.timeout_s;
     job.progress = &progress;
-    for (;;) {
-        worker w;
-        if (int e = start_worker(job, release_r, release_w, w)) {
-            out.stop = stop_reason::setup_failed;
-            set_message(out, "fork a worker", e);
-            break;
-        }
-        started.push_back(w);
-        worker_report r;
-        if (read_report(started.back(), r) != 0) {
-            out.stop = stop_reason::crashed;
-            std::snprintf(out.message, sizeof out.message,
-                          "worker %zu died before reporting", started.size());
-            break;
-        }
-        out.established += r.opened;
-        out.open_seconds += r.seconds;
-        job.first += r.opened;
-        if (r.stop == worker_stop::full && r.opened > 0) continue;
-        if (r.stop == worker_stop::full) {  // not even one socket fits: no progress possible
-            out.stop = stop_reason::setup_failed;
-            set_message(out, "worker file table", EMFILE);
-        } else {
-            out.stop = r.stop == worker_stop::failure ? stop_reason::failure
-                       : r.stop == worker_stop::limit ? stop_reason::limit
-                                                      : stop_reason::timeout;
-            out.error = r.error;
-        }
-        break;
+    opener o;
+    if (int e = start_opener(job, release_r, release_w, o)) {
+        out.stop = stop_reason::setup_failed;
+        set_message(out, "fork the opener", e);
+        return o;
     }
-    out.workers = uint32_t(started.size());
-    return started;
+    opener_report r;
+    if (read_report(o, r) != 0) {
+        out.stop = stop_reason::crashed;
+        std::snprintf(out.message, sizeof out.message, "the opener died before reporting");
+        return o;
+    }
+    out.established = r.opened;
+    out.open_seconds = r.seconds;
+    out.workers = r.holders;
+    out.error = r.error;
+    switch (r.stop) {
+        case open_stop::failure: out.stop = stop_reason::failure; break;
+        case open_stop::limit: out.stop = stop_reason::limit; break;
+        case open_stop::timeout: out.stop = stop_reason::timeout; break;
+        case open_stop::holder_failed:
+            out.stop = stop_reason::setup_failed;
+            set_message(out, "hand sockets over to a holder process", r.error);
+            out.error = 0;
+            break;
+    }
+    return o;
 }
 
 // The SOCK_DIAG check, while every socket is still open.
@@ -144,20 +137,17 @@ void run_in_namespace(const config& cfg, technique_id t, std::atomic<uint64_t>& 
         return;
     }
     int64_t slab_before = slab_bytes();
-    std::vector<worker> workers =
-        open_all(cfg, t, ep, release[0], release[1], progress, out);
+    opener o = open_all(cfg, t, ep, release[0], release[1], progress, out);
     int64_t slab_after = slab_bytes();
     if (slab_before >= 0 && slab_after >= 0) out.slab_delta_bytes = slab_after - slab_before;
     check_tuples(cfg, p, out);
 
-    // Release: the workers read EOF, exit, and the kernel closes their sockets.
+    // Release: the opener reads EOF, ends its holders and exits; the kernel closes the sockets.
     ::close(release[1]);
     ::close(release[0]);
-    for (const worker& w : workers) {
-        int status = 0;
-        while (::waitpid(w.pid, &status, 0) < 0 && errno == EINTR) {
+    if (o.pid > 0)
+        while (::waitpid(o.pid, nullptr, 0) < 0 && errno == EINTR) {
         }
-    }
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// workers.cpp - the worker process: open connections, report, hold them, exit when released.
+// workers.cpp - the opener and holder processes: open, hand over, hold, exit when released.
 #include "workers.hpp"
 
 #include <dirent.h>
@@ -6,17 +6,24 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
+#include <vector>
 
 namespace cxstress {
 namespace {
 
-// File descriptors kept free for what a connect needs besides its socket (the library's
-// netlink sockets) and for the process's own use.
-constexpr int kSpareFds = 32;
+// Descriptors a holder keeps free for itself.
+constexpr int kSpareFds = 16;
+// The holder's end of its channel, after it has closed everything else.
+constexpr int kHolderChan = 3;
+// Sockets handed over per message; the kernel takes at most SCM_MAX_FD (253) in one.
+constexpr size_t kBatch = 200;
 // How often the shared progress counter is updated: often enough for a smooth bar, rarely
 // enough to stay off the cache line the parent reads.
 constexpr uint64_t kProgressEvery = 256;
@@ -30,8 +37,8 @@ int open_fd_count() {
     return n - 3;  // ".", ".." and the directory's own descriptor
 }
 
-// How many sockets this process may still open, after raising its soft limit to the hard one.
-uint64_t socket_budget() {
+// How many more descriptors this process may open, after raising its soft limit to the hard one.
+uint64_t fd_budget() {
     rlimit rl{};
     if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
@@ -43,35 +50,6 @@ uint64_t socket_budget() {
     if (rl.rlim_cur == RLIM_INFINITY) rl.rlim_cur = 1u << 20;
     int64_t left = int64_t(rl.rlim_cur) - used - kSpareFds;
     return left > 0 ? uint64_t(left) : 0;
-}
-
-worker_report open_connections(const worker_job& job) {
-    worker_report r;
-    double start = monotonic_seconds();
-    uint64_t budget = socket_budget();
-    uint64_t k = job.first;
-    r.stop = worker_stop::limit;
-    for (; k < job.limit; ++k) {
-        if (r.opened == budget) {
-            r.stop = worker_stop::full;
-            break;
-        }
-        if (monotonic_seconds() > job.deadline) {
-            r.stop = worker_stop::timeout;
-            break;
-        }
-        int fd = -1;  // kept open until this process exits: that is the point
-        if (int e = open_connection(job.technique, *job.ep, k, fd)) {
-            r.stop = worker_stop::failure;
-            r.error = e;
-            break;
-        }
-        ++r.opened;
-        if (k % kProgressEvery == 0) job.progress->store(k + 1, std::memory_order_relaxed);
-    }
-    job.progress->store(job.first + r.opened, std::memory_order_relaxed);
-    r.seconds = monotonic_seconds() - start;
-    return r;
 }
 
 bool write_all(int fd, const void* p, size_t n) {
@@ -86,17 +64,179 @@ bool write_all(int fd, const void* p, size_t n) {
     return true;
 }
 
-[[noreturn]] void worker_main(const worker_job& job, int report_fd, int release_fd,
-                              pid_t parent) {
-    // Never outlive the scenario: if it dies, so do we, and the sockets go with us.
+bool read_all(int fd, void* p, size_t n) {
+    char* c = static_cast<char*>(p);
+    while (n) {
+        ssize_t r = ::read(fd, c, n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return false;
+        c += r;
+        n -= size_t(r);
+    }
+    return true;
+}
+
+// Blocks until `fd` reads EOF (or fails).
+void wait_for_eof(int fd) {
+    char buf[64];
+    for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n > 0 || (n < 0 && errno == EINTR)) continue;
+        return;
+    }
+}
+
+// ---- holder ----------------------------------------------------------------------------------
+
+// Receives sockets on `chan` and keeps them until the opener closes its end. Tells the opener
+// first how many it can take.
+[[noreturn]] void holder_main(int chan) {
+    uint64_t capacity = fd_budget();
+    if (!write_all(chan, &capacity, sizeof capacity)) ::_exit(1);
+    for (;;) {
+        char byte;
+        iovec iov{&byte, 1};
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kBatch)];
+        msghdr msg{};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof control;
+        ssize_t n = ::recvmsg(chan, &msg, MSG_CMSG_CLOEXEC);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) ::_exit(0);  // released (or the opener is gone): the sockets close with us
+        // The descriptors now belong to this process; nothing more to do with them. A truncated
+        // message would mean sockets lost: the opener sends no more than `capacity`.
+        if (msg.msg_flags & MSG_CTRUNC) ::_exit(1);
+    }
+}
+
+// ---- opener ----------------------------------------------------------------------------------
+
+struct holder {
+    pid_t pid = -1;
+    int chan = -1;
+    uint64_t room = 0;  // sockets it can still take
+};
+
+int start_holder(holder& h) {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return errno;
+    pid_t parent = ::getpid();
+    pid_t pid = ::fork();
+    if (pid < 0) {
+        int e = errno;
+        ::close(sv[0]);
+        ::close(sv[1]);
+        return e;
+    }
+    if (pid == 0) {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != parent) ::_exit(1);
+        // Keep only the channel. Inherited copies of other holders' channels would keep them
+        // from ever reading EOF; the opener's and scenario's descriptors are no use here.
+        if (::dup2(sv[1], kHolderChan) < 0) ::_exit(1);
+        ::close_range(kHolderChan + 1, ~0u, 0);
+        holder_main(kHolderChan);
+    }
+    ::close(sv[1]);
+    h.pid = pid;
+    h.chan = sv[0];
+    if (!read_all(h.chan, &h.room, sizeof h.room) || h.room == 0) return EMFILE;
+    return 0;
+}
+
+// Sends `fds` to the holder and closes the opener's copies.
+int hand_over(holder& h, std::vector<int>& fds) {
+    if (fds.empty()) return 0;
+    char byte = 0;
+    iovec iov{&byte, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kBatch)];
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
+    auto* cm = reinterpret_cast<cmsghdr*>(control);  // CMSG_FIRSTHDR, never null here
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+    std::memcpy(CMSG_DATA(cm), fds.data(), sizeof(int) * fds.size());
+    ssize_t n;
+    do n = ::sendmsg(h.chan, &msg, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    int e = n < 0 ? errno : 0;
+    for (int fd : fds) ::close(fd);
+    if (e == 0) h.room -= fds.size();
+    fds.clear();
+    return e;
+}
+
+opener_report open_connections(const open_job& job, std::vector<holder>& holders) {
+    opener_report r;
+    double start = monotonic_seconds();
+    std::vector<int> batch;  // opened, not yet handed over; never more than the holder's room
+    batch.reserve(kBatch);
+    auto fail = [&r](open_stop why, int e) {
+        r.stop = why;
+        r.error = e;
+    };
+    r.stop = open_stop::limit;
+    for (uint64_t k = 0; k < job.limit; ++k) {
+        if (holders.empty() || holders.back().room == batch.size()) {
+            if (!holders.empty())
+                if (int e = hand_over(holders.back(), batch)) {
+                    fail(open_stop::holder_failed, e);
+                    break;
+                }
+            holder h;
+            int e = start_holder(h);
+            if (h.pid > 0) holders.push_back(h);
+            if (e) {
+                fail(open_stop::holder_failed, e);
+                break;
+            }
+        }
+        if (monotonic_seconds() > job.deadline) {
+            r.stop = open_stop::timeout;
+            break;
+        }
+        int fd = -1;
+        if (int e = open_connection(job.technique, *job.ep, k, fd)) {
+            fail(open_stop::failure, e);
+            break;
+        }
+        ++r.opened;
+        batch.push_back(fd);
+        if (batch.size() == kBatch)
+            if (int e = hand_over(holders.back(), batch)) {
+                fail(open_stop::holder_failed, e);
+                break;
+            }
+        if (k % kProgressEvery == 0) job.progress->store(k + 1, std::memory_order_relaxed);
+    }
+    if (!batch.empty() && !holders.empty())
+        if (int e = hand_over(holders.back(), batch)) fail(open_stop::holder_failed, e);
+    job.progress->store(r.opened, std::memory_order_relaxed);
+    r.seconds = monotonic_seconds() - start;
+    r.holders = uint32_t(holders.size());
+    return r;
+}
+
+[[noreturn]] void opener_main(const open_job& job, int report_fd, int release_fd, pid_t parent) {
+    // Never outlive the scenario: if it dies, so do we, and the holders after us.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(1);
-    worker_report r = open_connections(job);
+    std::vector<holder> holders;
+    opener_report r = open_connections(job, holders);
     bool ok = write_all(report_fd, &r, sizeof r);
     ::close(report_fd);
-    // Hold the sockets until released: EOF once the scenario closes its end of the pipe.
-    char c;
-    while (ok && ::read(release_fd, &c, 1) < 0 && errno == EINTR) {
+    if (ok) wait_for_eof(release_fd);  // hold everything while the scenario checks
+    for (holder& h : holders) {
+        if (h.chan >= 0) ::close(h.chan);  // EOF: the holder exits, closing its sockets
+        if (h.pid > 0)
+            while (::waitpid(h.pid, nullptr, 0) < 0 && errno == EINTR) {
+            }
     }
     ::_exit(ok ? 0 : 1);
 }
@@ -109,7 +249,7 @@ double monotonic_seconds() noexcept {
     return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
 }
 
-int start_worker(const worker_job& job, int release_fd, int release_keep, worker& w) {
+int start_opener(const open_job& job, int release_fd, int release_keep, opener& o) {
     int p[2];
     if (::pipe2(p, O_CLOEXEC) < 0) return errno;
     pid_t parent = ::getpid();
@@ -123,26 +263,19 @@ int start_worker(const worker_job& job, int release_fd, int release_keep, worker
     if (pid == 0) {
         ::close(p[0]);
         ::close(release_keep);  // else the release never reads EOF
-        worker_main(job, p[1], release_fd, parent);
+        opener_main(job, p[1], release_fd, parent);
     }
     ::close(p[1]);
-    w.pid = pid;
-    w.report_fd = p[0];
+    o.pid = pid;
+    o.report_fd = p[0];
     return 0;
 }
 
-int read_report(worker& w, worker_report& out) {
-    char* p = reinterpret_cast<char*>(&out);
-    size_t got = 0;
-    while (got < sizeof out) {
-        ssize_t n = ::read(w.report_fd, p + got, sizeof out - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        got += size_t(n);
-    }
-    ::close(w.report_fd);
-    w.report_fd = -1;
-    return got == sizeof out ? 0 : ECHILD;
+int read_report(opener& o, opener_report& out) {
+    bool ok = read_all(o.report_fd, &out, sizeof out);
+    ::close(o.report_fd);
+    o.report_fd = -1;
+    return ok ? 0 : ECHILD;
 }
 
 }  // namespace cxstress

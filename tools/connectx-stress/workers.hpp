@@ -1,7 +1,11 @@
-// workers.hpp - the processes that hold a scenario's sockets. A process may have at most
-// RLIMIT_NOFILE open files (20,000 here), so a scenario spreads its connections over workers
-// started one after the other: each opens connections until it fails, reaches the limit, runs
-// out of time or fills its file table, reports, then sits holding its sockets until released.
+// workers.hpp - the processes of a scenario that open and hold its sockets. A process may have at
+// most RLIMIT_NOFILE open files (20,000 here), far fewer than a scale run's sockets, so:
+//   one opener process makes every connection, in order, with the technique under test: one
+//     process, so the library's per-process state is the same as in one long-lived program;
+//   holder processes, started by the opener as each fills up, receive the sockets over a Unix
+//     socket (SCM_RIGHTS) and keep them open; the opener closes its copies.
+// When done, the opener reports and waits to be released; then it and the holders exit, and the
+// kernel closes every socket.
 #pragma once
 
 #include <sys/types.h>
@@ -14,40 +18,40 @@
 
 namespace cxstress {
 
-enum class worker_stop : uint8_t { failure, limit, timeout, full };
+enum class open_stop : uint8_t { failure, limit, timeout, holder_failed };
 
-struct worker_report {
-    uint64_t opened = 0;   // connections this worker opened and holds
-    int error = 0;         // errno of the failure, for worker_stop::failure
-    worker_stop stop = worker_stop::failure;
-    double seconds = 0;    // time spent opening
+struct opener_report {
+    uint64_t opened = 0;   // connections open and held
+    int error = 0;         // errno of the failed connection (failure) or of the hand-over
+    open_stop stop = open_stop::failure;
+    uint32_t holders = 0;  // holder processes started
+    double seconds = 0;    // time spent opening (hand-over included)
 };
 
-struct worker_job {
+struct open_job {
     technique_id technique{};
     const endpoints* ep = nullptr;
-    uint64_t first = 0;                      // number of the first connection to open
-    uint64_t limit = 0;                      // open connections first .. limit-1 at most
-    double deadline = 0;                     // monotonic_seconds() after which to stop
-    std::atomic<uint64_t>* progress = nullptr;  // set to the next connection number as it goes
+    uint64_t limit = 0;                         // open connections 0 .. limit-1 at most
+    double deadline = 0;                        // monotonic_seconds() after which to stop
+    std::atomic<uint64_t>* progress = nullptr;  // connections opened so far
 };
 
 // Seconds on CLOCK_MONOTONIC.
 double monotonic_seconds() noexcept;
 
-// A started worker: its pid and the pipe its report arrives on.
-struct worker {
+// A started opener: its pid and the pipe its report arrives on.
+struct opener {
     pid_t pid = -1;
     int report_fd = -1;
 };
 
-// Forks a worker for `job`. It holds its sockets until `release_fd` (the read end of a pipe the
-// caller keeps the write end of, `release_keep`) reads EOF, and dies with its parent. Returns 0
-// or an errno.
-int start_worker(const worker_job& job, int release_fd, int release_keep, worker& w);
+// Forks the opener for `job`. It and its holders keep the sockets until `release_fd` (the read
+// end of a pipe whose write end, `release_keep`, only the caller keeps) reads EOF, and they die
+// with the caller. Returns 0 or an errno.
+int start_opener(const open_job& job, int release_fd, int release_keep, opener& o);
 
-// Reads the worker's report and closes its pipe. Returns 0, or ECHILD when the worker died
+// Reads the opener's report and closes its pipe. Returns 0, or ECHILD when the opener died
 // without reporting.
-int read_report(worker& w, worker_report& out);
+int read_report(opener& o, opener_report& out);
 
 }  // namespace cxstress
