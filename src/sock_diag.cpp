@@ -98,11 +98,14 @@ size_t sock_diag_build_lookup(void* buf, size_t cap, uint32_t seq, int protocol,
     nlh->nlmsg_seq = seq;
     auto* r = static_cast<inet_diag_req_v2*>(mnl_nlmsg_put_extra_header(nlh, sizeof(inet_diag_req_v2)));
     fill_request(*r, t.family, protocol);
-    // Swapped on purpose: the kernel looks up a packet from idiag_src to idiag_dst.
-    std::memcpy(r->id.idiag_src, t.remote, addr_len(t.family));
-    std::memcpy(r->id.idiag_dst, t.local, addr_len(t.family));
-    r->id.idiag_sport = htons(t.remote_port);
-    r->id.idiag_dport = htons(t.local_port);
+    // UDP's exact lookup is the receive path's: a packet from idiag_src to idiag_dst, so the
+    // remote end goes first ("swapped for historical reasons"). TCP's (inet_diag_find_one_icsk)
+    // reads idiag_src as the local end.
+    bool swapped = protocol != IPPROTO_TCP;
+    std::memcpy(r->id.idiag_src, swapped ? t.remote : t.local, addr_len(t.family));
+    std::memcpy(r->id.idiag_dst, swapped ? t.local : t.remote, addr_len(t.family));
+    r->id.idiag_sport = htons(swapped ? t.remote_port : t.local_port);
+    r->id.idiag_dport = htons(swapped ? t.local_port : t.remote_port);
     r->id.idiag_if = t.ifindex;
     return nlh->nlmsg_len;
 }

@@ -6,12 +6,16 @@
 //   port range           IP_LOCAL_PORT_RANGE (6.3+) narrows the kernel's own pick; otherwise
 //                        explicit ports of the range with SO_REUSEADDR.
 // connect() is called once: EINTR and EINPROGRESS go back to the caller, who must not re-bind.
+#include <linux/netlink.h>
 #include <netinet/in.h>
 
 #include <cerrno>
+#include <cstring>
 
+#include "netns_cache.hpp"
 #include "port_range.hpp"
 #include "request.hpp"
+#include "sock_diag.hpp"
 #include "sys.hpp"
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
@@ -56,28 +60,92 @@ int connect_no_port(const request& r) {
     return sys::connect(r.fd, r.dst.sa(), r.dst.size());
 }
 
-// Explicit ports of the range, from a random start, skipping reserved ports. A port whose bind
-// fails (a listener, or a socket without SO_REUSEADDR holds it) is passed over; the socket is
-// still unbound then. Once bound, the socket cannot move to another port, so connect()'s answer
-// is final: EADDRNOTAVAIL when the 4-tuple is taken.
+// The exact TCP lookup of (src:port -> dst): does a socket hold that 4-tuple (TIME_WAIT
+// included), or a listener that port? Used only to pass over ports before binding: the kernel
+// still decides at connect(), so a check that cannot be made just means "try it".
+struct tuple_probe {
+    netns_ref ns;
+    nl_lease nl;
+    diag_tuple t;
+    bool usable = false;
+    uint32_t lookups = 0;
+
+    explicit tuple_probe(const request& r) {
+        if (netns_for_socket(r.fd, ns) != 0 || ns->lease(NETLINK_SOCK_DIAG, r.fd, nl) != 0) return;
+        // IPv4-mapped tuples live in the IPv4 table.
+        bool v4 = r.family == AF_INET || r.dst.is_v4_mapped();
+        t.family = v4 ? AF_INET : AF_INET6;
+        copy_ip(r.src, v4, t.local);
+        copy_ip(r.dst, v4, t.remote);
+        t.remote_port = r.dst.port();
+        t.ifindex = r.ifindex ? uint32_t(r.ifindex) : r.dst.scope_id();
+        usable = true;
+    }
+
+    static void copy_ip(const address& a, bool v4, uint8_t* out) {
+        if (a.family() == AF_INET)
+            std::memcpy(out, &reinterpret_cast<const sockaddr_in*>(a.sa())->sin_addr, 4);
+        else
+            std::memcpy(out, reinterpret_cast<const sockaddr_in6*>(a.sa())->sin6_addr.s6_addr +
+                                 (v4 ? 12 : 0), v4 ? 4 : 16);
+    }
+
+    bool taken(uint16_t port) {
+        if (!usable) return false;
+        t.local_port = port;
+        diag_answer a;
+        ++lookups;
+        if (sock_diag_lookup(nl.fd(), nl.portid(), nl.next_seq(), IPPROTO_TCP, t, a) != 0) {
+            nl.discard();  // may still receive a late answer
+            usable = false;
+            return false;
+        }
+        return a.cookie.has_value();
+    }
+};
+
+// Explicit ports of the range, from a random start, skipping reserved ports and ports whose
+// 4-tuple toward dst exists. Once bound, a socket cannot move to another port, so that check
+// comes first. A port whose bind fails (a listener, or a socket without SO_REUSEADDR holds it)
+// is passed over too: the socket is still unbound then. connect()'s answer is final.
 int connect_explicit_ports(const request& r, connectx_result& res) {
     res.technique = CONNECTX_TECH_EXPLICIT_PORTS;
+    tuple_probe probe(r);
     reserved_ports reserved;
-    if (read_reserved_ports(reserved) != 0) reserved.clear();  // unreadable: nothing reserved
+    if (probe.ns && probe.ns->refresh_sysctls() == 0) {
+        std::lock_guard lock(probe.ns->mu);
+        reserved = probe.ns->reserved;
+    } else if (read_reserved_ports(reserved) != 0) {
+        reserved.clear();  // unreadable: nothing reserved
+    }
     port_span span{r.port_lo, r.port_hi};
     uint32_t n = span.size();
     uint32_t start = random_below(n);
     address src = r.src;
+    int e = EADDRNOTAVAIL;
     for (uint32_t i = 0; i < n; ++i) {
         uint16_t port = uint16_t(span.lo + (start + i) % n);
-        if (reserved.test(port)) continue;
+        if (reserved.test(port) || probe.taken(port)) continue;
         ++res.attempts;
         src.set_port(port);
-        int e = connect_fixed_port(r, src);
-        if (e == EADDRINUSE) continue;
-        return e;
+        e = connect_fixed_port(r, src);
+        if (e != EADDRINUSE) break;
+        e = EADDRNOTAVAIL;
     }
-    return EADDRNOTAVAIL;
+    res.lookups = probe.lookups;
+    return e;
+}
+
+// The namespace's ip_local_port_range: the socket's namespace's where its state can be had,
+// else the calling thread's.
+int system_port_range(const request& r, port_span& out) {
+    netns_ref ns;
+    if (netns_for_socket(r.fd, ns) == 0 && ns->refresh_sysctls() == 0) {
+        std::lock_guard lock(ns->mu);
+        out = ns->range;
+        return 0;
+    }
+    return read_port_range(out);
 }
 
 // The kernel picks within the range when it can: the range must lie inside the namespace's, for
@@ -86,7 +154,7 @@ int connect_port_range(const request& r, connectx_result& res) {
     if (!(r.flags & CONNECTX_F_EXPLICIT_PORTS)) {
         port_span system;
         port_span want{r.port_lo, r.port_hi};
-        if (read_port_range(system) == 0 && intersect(system, want) == want) {
+        if (system_port_range(r, system) == 0 && intersect(system, want) == want) {
             uint32_t packed = uint32_t(r.port_hi) << 16 | r.port_lo;
             int e = sys::setsockopt_int(r.fd, IPPROTO_IP, IP_LOCAL_PORT_RANGE, int(packed));
             if (e == 0) {

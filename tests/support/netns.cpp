@@ -43,6 +43,33 @@ int enter_netns() {
     return 0;
 }
 
+// True once a UDP datagram from `from` arrives at `to` (both local), polling for up to 5 s.
+bool wait_deliverable(cx::address from, cx::address to) {
+    for (int tries = 0; tries < 2500; ++tries) {
+        int rx = ::socket(to.family(), SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        int tx = ::socket(from.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        bool ok = ::bind(rx, to.sa(), to.size()) == 0 &&
+                  ::getsockname(rx, reinterpret_cast<sockaddr*>(&ss), &len) == 0 &&
+                  ::bind(tx, from.sa(), from.size()) == 0 &&
+                  ::sendto(tx, "x", 1, 0, reinterpret_cast<sockaddr*>(&ss), len) == 1;
+        char c;
+        for (int spin = 0; ok && spin < 5; ++spin) {
+            if (::recv(rx, &c, 1, 0) == 1) {
+                ::close(rx);
+                ::close(tx);
+                return true;
+            }
+            usleep(200);
+        }
+        ::close(rx);
+        ::close(tx);
+        usleep(2000);
+    }
+    return false;
+}
+
 void set_up(const netns_options& opt) {
     ASSERT_EQ(link_up("lo"), 0) << "bring lo up";
     ASSERT_EQ(write_sysctl("net/ipv4/ip_local_port_range",
@@ -54,19 +81,12 @@ void set_up(const netns_options& opt) {
         std::string ip6 = "2001:db8::1:" + std::to_string(i + 1);
         ASSERT_EQ(add_address("lo", ip6.c_str(), 128), 0) << ip6;
     }
-    // IPv6 addresses and their routes become usable asynchronously after the link comes up:
-    // wait until a route lookup toward each succeeds (a UDP connect is one, and binds nothing
-    // that outlives the socket).
+    // IPv6 addresses become usable asynchronously (the kernel installs their local routes from
+    // a work queue, even without duplicate address detection): wait until a datagram from the
+    // source address reaches each destination address.
     for (int i = 0; i < opt.destinations; ++i) {
-        auto dst = dst_v6(i, 9);
-        bool routed = false;
-        for (int tries = 0; tries < 500 && !routed; ++tries) {
-            int fd = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-            routed = ::connect(fd, dst.sa(), dst.size()) == 0;
-            ::close(fd);
-            if (!routed) usleep(2000);
-        }
-        ASSERT_TRUE(routed) << "no route to " << dst.to_string() << " after 1 s";
+        ASSERT_TRUE(wait_deliverable(v4(kSrcV6), dst_v6(i, 0)))
+            << "2001:db8::1 cannot reach " << dst_v6(i, 0).to_string() << " after 5 s";
     }
     if (opt.dummy) {
         // A dummy link where the kernel has the driver, else one end of a veth pair (whose
@@ -81,6 +101,8 @@ void set_up(const netns_options& opt) {
         ASSERT_EQ(link_up("dummy0"), 0);
         ASSERT_EQ(add_address("dummy0", "fe80::1", 64), 0);
         ASSERT_EQ(add_address("dummy0", "fe80::2", 64), 0);
+        ASSERT_TRUE(wait_deliverable(v4("fe80::1%dummy0"), v4("fe80::2%dummy0")))
+            << "fe80::1 cannot reach fe80::2 on dummy0 after 5 s";
     }
 }
 
