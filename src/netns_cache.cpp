@@ -3,6 +3,7 @@
 #include "netns_cache.hpp"
 
 #include <fcntl.h>
+#include <libmnl/libmnl.h>
 #include <linux/netlink.h>
 #include <linux/sockios.h>
 #include <pthread.h>
@@ -125,6 +126,18 @@ int nl_recv(int fd, void* buf, size_t cap, size_t& len) noexcept {
         len = size_t(n);
         return 0;
     }
+}
+
+bool nl_attrs_ok(const void* msg, size_t offset) noexcept {
+    auto* nlh = static_cast<const nlmsghdr*>(msg);
+    auto* p = static_cast<const uint8_t*>(mnl_nlmsg_get_payload_offset(nlh, offset));
+    auto* end = static_cast<const uint8_t*>(mnl_nlmsg_get_payload_tail(nlh));
+    while (p < end) {
+        auto* a = reinterpret_cast<const nlattr*>(p);
+        if (!mnl_attr_ok(a, int(end - p))) return false;
+        p += MNL_ALIGN(a->nla_len);
+    }
+    return true;
 }
 
 void nl_set_timeout_ms(int ms) noexcept { g_timeout_ms.store(ms); }

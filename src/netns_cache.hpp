@@ -39,6 +39,10 @@ int nl_send(int fd, const void* buf, size_t len) noexcept;
 // the datagram did not fit (MSG_TRUNC).
 int nl_recv(int fd, void* buf, size_t cap, size_t& len) noexcept;
 
+// True when the attributes after `offset` bytes of payload tile the message exactly: libmnl's
+// iterators stop silently at a bad attribute, a reply validator must not.
+bool nl_attrs_ok(const void* nlh, size_t offset) noexcept;
+
 struct nl_socket {
     int fd = -1;
     uint32_t portid = 0;

@@ -74,6 +74,7 @@ int route_parse_reply(const void* buf, size_t len, uint32_t seq, uint32_t portid
     auto* rtm = static_cast<const rtmsg*>(mnl_nlmsg_get_payload(nlh));
     if (rtm->rtm_family != q.family) return EPROTO;
     route_attrs attrs;
+    if (!nl_attrs_ok(nlh, sizeof(rtmsg))) return EPROTO;
     if (mnl_attr_parse(nlh, sizeof(rtmsg), collect, &attrs) < 0) return EPROTO;
     switch (rtm->rtm_type) {
         case RTN_UNREACHABLE: return ENETUNREACH;

@@ -56,9 +56,7 @@ bool entry_of(const nlmsghdr* nlh, diag_entry& e) {
     if (m->idiag_family != AF_INET && m->idiag_family != AF_INET6) return false;
     // Attributes must be well-formed even though none is needed: a reply that is not is not
     // one the kernel sent whole.
-    if (mnl_attr_parse(nlh, sizeof(inet_diag_msg), [](const nlattr*, void*) { return MNL_CB_OK; },
-                       nullptr) < 0)
-        return false;
+    if (!nl_attrs_ok(nlh, sizeof(inet_diag_msg))) return false;
     e.family = m->idiag_family;
     std::memcpy(e.local, m->id.idiag_src, sizeof e.local);
     std::memcpy(e.remote, m->id.idiag_dst, sizeof e.remote);
