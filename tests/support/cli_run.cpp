@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,6 +28,9 @@ cli_result run_program(const std::string& program, const std::vector<std::string
     auto start = std::chrono::steady_clock::now();
     pid_t pid = ::fork();
     if (pid == 0) {
+        // If the test process dies (a harness time limit kills it), so does the program: it must
+        // not linger blocked on a pipe nobody reads.
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         ::dup2(in[0], 0);
         ::dup2(out[1], 1);
         ::dup2(err[1], 2);
@@ -46,6 +50,9 @@ cli_result run_program(const std::string& program, const std::vector<std::string
     ::signal(SIGPIPE, SIG_IGN);
     size_t written = 0;
     int in_fd = in[1];
+    // Non-blocking, or a large input would block us in write() while the program blocks writing
+    // an output we are not reading.
+    ::fcntl(in_fd, F_SETFL, O_NONBLOCK);
     if (input.empty()) {
         ::close(in_fd);
         in_fd = -1;
@@ -80,7 +87,7 @@ cli_result run_program(const std::string& program, const std::vector<std::string
         if (in_fd >= 0 && fds[2].revents) {
             ssize_t w = ::write(in_fd, input.data() + written, input.size() - written);
             if (w > 0) written += size_t(w);
-            if (w < 0 || written == input.size()) {
+            if ((w < 0 && errno != EAGAIN) || written == input.size()) {
                 ::close(in_fd);
                 in_fd = -1;
             }

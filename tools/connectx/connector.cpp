@@ -26,9 +26,15 @@ cx::address wildcard(int family) {
 }
 
 // The source address handed to connectx(), or nullopt for "any address, any port".
-std::optional<cx::address> source_for(const source_spec& s, const cx::address& dst, uint16_t port) {
+std::optional<cx::address> source_for(const source_spec& s, const cx::address& dst, uint16_t port,
+                                      int socktype) {
     if (!s.ip && !port) return std::nullopt;
     cx::address a = s.ip ? *s.ip : wildcard(dst.family());
+    // A UDP port pinned on the wildcard address: name the address the route would pick, so the
+    // library's conflict check looks at the exact 4-tuple the datagrams will use (the library,
+    // given 0.0.0.0:PORT, checks the wildcard and misses a socket connected from 127.0.0.1:PORT).
+    if (!s.ip && socktype == SOCK_DGRAM)
+        if (auto ip = route_source(dst, s.ifindex)) a = *ip;
     a.set_port(port);
     return a;
 }
@@ -61,7 +67,7 @@ attempt_result attempt(const connect_request& req, const cx::address& dst, uint1
         opts.port_hi = req.source.range->hi;
     }
     opts.result = &res;
-    auto src = source_for(req.source, dst, port);
+    auto src = source_for(req.source, dst, port, req.socktype);
     int rc = connectx(fd.get(), src ? src->sa() : nullptr, src ? src->size() : 0, dst.sa(),
                       dst.size(), &opts);
     int err = rc == 0 ? 0 : errno;
