@@ -308,6 +308,19 @@ TEST(StressTool, GuardedRowMatchesTheBuild) {
     expect_ceiling(row, 32, "EAGAIN", true);
 }
 
+TEST(StressTool, SequentialFillReachesTheSameCeilings) {
+    CXTEST_REQUIRE_NETNS();
+    json doc = run_json({"--fill", "sequential", "--ports", "32", "-d", "3", "-t",
+                         "tcp-bind,tcp-reuseaddr,tcp-connectx,udp-connect,udp-connectx"});
+    EXPECT_EQ(doc["fill"].s, "sequential");
+    auto rows = by_technique(doc);
+    expect_ceiling(rows["tcp-bind"], 32, "EADDRINUSE", false);
+    expect_ceiling(rows["tcp-reuseaddr"], 96, "EADDRNOTAVAIL", true);
+    expect_ceiling(rows["tcp-connectx"], 96, "EADDRNOTAVAIL", true);
+    expect_ceiling(rows["udp-connect"], 32, "EAGAIN", false);
+    expect_ceiling(rows["udp-connectx"], 96, "EAGAIN", true);
+}
+
 TEST(StressTool, CountStopsEachTechniqueEarly) {
     CXTEST_REQUIRE_NETNS();
     json doc = run_json({"--count", "10", "-t", "tcp-bind,udp-connect"});
@@ -346,10 +359,11 @@ TEST(StressTool, JsonSchemaIsStable) {
     json doc = run_json({"--ports", "8", "-d", "2", "-t", "tcp-connect"});
     EXPECT_EQ(doc["schema"].s, "connectx-stress/1");
     EXPECT_EQ(doc.keys(), (std::set<std::string>{"schema", "version", "kernel", "mode", "family",
-                                                 "source", "destinations", "server_port",
+                                                 "source", "destinations", "fill", "server_port",
                                                  "port_range", "capacity", "timeout_s",
                                                  "results"}));
     EXPECT_EQ(doc["mode"].s, "compare");
+    EXPECT_EQ(doc["fill"].s, "round-robin");
     EXPECT_EQ(doc["family"].s, "ipv4");
     EXPECT_EQ(doc["source"].s, "127.0.0.1");
     EXPECT_EQ(doc["destinations"].u(), 2u);
@@ -404,6 +418,7 @@ TEST(StressTool, BadOptionsExitWithStatusTwo) {
                                           {"--techniques", ""},
                                           {"--count", "0"},
                                           {"--timeout", "0"},
+                                          {"--fill", "random"},
                                           {"--bogus"},
                                           {"extra"},
                                           {"--ports"}}) {

@@ -17,13 +17,15 @@ constexpr uint32_t kKernelDefaultPorts = 28232;  // 32768-60999
 constexpr uint16_t kMinPort = 1024;              // below: privileged ports and the servers
 constexpr int kMaxDestinations = 4096;
 // Scale mode: one source IP and the kernel's default range; enough destinations that the
-// targets sit well below capacity (40 x 28,232 = 1,129,280), so port searches stay cheap.
+// targets sit well below capacity (40 x 28,232 = 1,129,280), so port searches stay cheap; one
+// destination filled after the other, so a program's per-destination state stays warm (the
+// steady state of connecting, not the cost of rotating over many destinations).
 constexpr int kScaleDestinations = 40;
 constexpr uint64_t kScaleUdpCount = 1000000;
 constexpr uint64_t kScaleTcpCount = 250000;
 constexpr int kScaleTimeout = 900;
 
-enum long_only : int { opt_timeout = 256, opt_no_progress };
+enum long_only : int { opt_timeout = 256, opt_no_progress, opt_fill };
 
 const option kLongOptions[] = {
     {"ports", required_argument, nullptr, 'p'},
@@ -34,6 +36,7 @@ const option kLongOptions[] = {
     {"json", no_argument, nullptr, 'j'},
     {"scale", no_argument, nullptr, 's'},
     {"timeout", required_argument, nullptr, opt_timeout},
+    {"fill", required_argument, nullptr, opt_fill},
     {"no-progress", no_argument, nullptr, opt_no_progress},
     {"help", no_argument, nullptr, 'h'},
     {"version", no_argument, nullptr, 'V'},
@@ -122,7 +125,10 @@ const char* usage_text() noexcept {
            "  -j, --json               machine-readable output (schema connectx-stress/1)\n"
            "  -s, --scale              scale mode: udp-connectx to 1,000,000 and tcp-connectx\n"
            "                           to 250,000 connections, ports 32768-60999, 40\n"
-           "                           destinations, with rate, memory and time columns\n"
+           "                           destinations, sequential fill, with rate, memory and\n"
+           "                           time columns\n"
+           "      --fill ORDER         round-robin (default: connection k to destination\n"
+           "                           k mod N) or sequential (one destination after the other)\n"
            "      --timeout S          seconds each technique may spend opening connections\n"
            "                           (default 60; 900 in scale mode)\n"
            "      --no-progress        no progress bar\n"
@@ -136,7 +142,7 @@ parse_outcome parse_options(int argc, char** argv, config& cfg, std::string& err
     cfg = config{};
     cfg.port_hi = uint16_t(kDefaultLo + kDefaultPorts - 1);
     bool ports_given = false, dst_given = false, tech_given = false, count_given = false;
-    bool timeout_given = false;
+    bool timeout_given = false, fill_given = false;
     std::string techniques;
     optind = 1;
     opterr = 0;  // our own messages
@@ -181,6 +187,17 @@ parse_outcome parse_options(int argc, char** argv, config& cfg, std::string& err
                 timeout_given = true;
                 break;
             case opt_no_progress: cfg.progress = false; break;
+            case opt_fill:
+                if (std::string_view(optarg) == "round-robin") {
+                    cfg.fill = fill_order::round_robin;
+                } else if (std::string_view(optarg) == "sequential") {
+                    cfg.fill = fill_order::sequential;
+                } else {
+                    error = "--fill: want round-robin or sequential";
+                    return parse_outcome::error;
+                }
+                fill_given = true;
+                break;
             case 'h': return parse_outcome::help;
             case 'V': return parse_outcome::version;
             case ':':
@@ -207,6 +224,7 @@ parse_outcome parse_options(int argc, char** argv, config& cfg, std::string& err
             cfg.count_tcp = kScaleTcpCount;
         }
         if (!timeout_given) cfg.timeout_s = kScaleTimeout;
+        if (!fill_given) cfg.fill = fill_order::sequential;
     }
     if (tech_given && techniques.empty()) {
         error = "--techniques: empty list";

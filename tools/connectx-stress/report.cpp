@@ -124,9 +124,10 @@ const char* errno_name(int e, char (&buf)[16]) noexcept {
 void print_table(std::FILE* out, const config& cfg, const std::vector<scenario_result>& results) {
     std::fprintf(out,
                  "connectx-stress: source %s, %u local ports (%u-%u) x %d destinations = %s "
-                 "distinct 4-tuples; kernel %s\n\n",
+                 "distinct 4-tuples; %s fill; kernel %s\n\n",
                  source_address(cfg.family).ip_string().c_str(), cfg.range_size(), cfg.port_lo,
                  cfg.port_hi, cfg.destinations, grouped(cfg.capacity()).c_str(),
+                 cfg.fill == fill_order::round_robin ? "round-robin" : "sequential",
                  kernel_release().c_str());
     std::vector<column> cols = {
         {"proto", false, {}},
@@ -187,6 +188,8 @@ void print_json(std::FILE* out, const config& cfg, const std::vector<scenario_re
     std::fprintf(out, "  \"family\": \"%s\",\n", cfg.family == AF_INET ? "ipv4" : "ipv6");
     std::fprintf(out, "  \"source\": \"%s\",\n", source_address(cfg.family).ip_string().c_str());
     std::fprintf(out, "  \"destinations\": %d,\n", cfg.destinations);
+    std::fprintf(out, "  \"fill\": \"%s\",\n",
+                 cfg.fill == fill_order::round_robin ? "round-robin" : "sequential");
     std::fprintf(out, "  \"server_port\": %u,\n", kServerPort);
     std::fprintf(out, "  \"port_range\": {\"lo\": %u, \"hi\": %u, \"size\": %u},\n", cfg.port_lo,
                  cfg.port_hi, cfg.range_size());

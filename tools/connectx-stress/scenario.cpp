@@ -106,9 +106,10 @@ void run_in_namespace(const config& cfg, technique_id t, std::atomic<uint64_t>& 
         set_message(out, "create a network namespace (needs root or user namespaces)", e);
         return;
     }
-    // Every connection may wait in one listener's accept queue; the first failure comes at the
-    // latest one past a destination's share.
-    uint64_t per_dst = out.limit / uint64_t(cfg.destinations) + 1;
+    // Every connection waits in its listener's accept queue: the queue must hold a destination's
+    // whole share (sequential order may put the range plus the overflow attempts on the last).
+    uint64_t per_dst = std::max<uint64_t>(out.limit / uint64_t(cfg.destinations) + 1,
+                                          cfg.range_size() + 1);
     int backlog = int(std::clamp<uint64_t>(per_dst + 16, kMinBacklog, 1u << 30));
     endpoints ep;
     if (int e = set_up_netns(cfg, backlog, ep, what)) {
@@ -116,6 +117,7 @@ void run_in_namespace(const config& cfg, technique_id t, std::atomic<uint64_t>& 
         set_message(out, what, e);
         return;
     }
+    if (cfg.fill == fill_order::sequential) ep.share = cfg.share(p);
     servers srv;
     if (int e = srv.start(p, ep, backlog, what)) {
         out.stop = stop_reason::setup_failed;

@@ -44,11 +44,18 @@ const technique_info* find_technique(std::string_view name) noexcept;
 // (ranges start at 1024 or above: options.cpp enforces it).
 inline constexpr uint16_t kServerPort = 80;
 
+// The order in which connections go to the destinations.
+enum class fill_order : uint8_t {
+    round_robin,  // connection k to destination k mod D: all fill at the same pace
+    sequential,   // one destination after the other, each up to its share
+};
+
 struct config {
     int family = AF_INET;
     uint16_t port_lo = 32768;  // ip_local_port_range of every scenario's namespace, inclusive
     uint16_t port_hi = 32831;
     int destinations = 4;
+    fill_order fill = fill_order::round_robin;
     std::vector<technique_id> techniques;
     uint64_t count_tcp = 0;  // stop after this many connections; 0 = until the first failure
     uint64_t count_udp = 0;
@@ -65,6 +72,14 @@ struct config {
     uint64_t limit(proto p) const noexcept {
         uint64_t n = p == proto::tcp ? count_tcp : count_udp;
         return n ? n : capacity() + 1;
+    }
+    // Connections per destination in sequential order: an equal share of the limit, at most the
+    // range, so that only attempts past the capacity go beyond a destination's range (the
+    // last one's).
+    uint64_t share(proto p) const noexcept {
+        uint64_t d = uint64_t(destinations);
+        uint64_t even = (limit(p) + d - 1) / d;
+        return even < range_size() ? even : range_size();
     }
 };
 

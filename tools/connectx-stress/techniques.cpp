@@ -75,7 +75,8 @@ int connectx_to(int fd, const cx::address& src, const cx::address& dst) {
 }
 
 int run_steps(technique_id t, int fd, const endpoints& ep, uint64_t k) {
-    const cx::address& dst = ep.destinations[k % ep.destinations.size()];
+    const endpoints::placement at = ep.place(k);
+    const cx::address& dst = ep.destinations[at.index];
     switch (t) {
         case technique_id::tcp_connect:
         case technique_id::udp_connect:
@@ -91,7 +92,7 @@ int run_steps(technique_id t, int fd, const endpoints& ep, uint64_t k) {
             // The caller picks the port: the whole range toward each destination in turn,
             // then around again, where the 4-tuple is already taken.
             uint64_t range = uint64_t(ep.port_hi) - ep.port_lo + 1;
-            auto port = uint16_t(ep.port_lo + (k / ep.destinations.size()) % range);
+            auto port = uint16_t(ep.port_lo + at.nth % range);
             if (int e = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1)) return e;
             if (int e = bind_to(fd, ep.source, port)) return e;
             return connect_to(fd, dst);
