@@ -66,6 +66,7 @@ constexpr guard_kind kKinds[] = {
 constexpr int kKindCount = 2;
 
 constexpr char kStatsMap[] = "connectx_stats";
+// Counter slots of the map, as bpf/guard.bpf.c numbers them.
 enum : uint32_t { kStatChecked = 0, kStatRefused = 1, kStatSkipped = 2, kStatCount = 3 };
 // Most programs one cgroup can hold per attach type (BPF_CGROUP_MAX_PROGS).
 constexpr uint32_t kMaxCgroupProgs = 64;
@@ -315,7 +316,10 @@ int add_counters(uint32_t prog_id, uint32_t (&seen)[kKindCount * kMaxProgMaps], 
             mi.type != BPF_MAP_TYPE_PERCPU_ARRAY || mi.value_size != sizeof(uint64_t) ||
             mi.max_entries < kStatCount)
             continue;
-        uint64_t* out[kStatCount] = {&st.checked, &st.refused, &st.skipped};
+        uint64_t* out[kStatCount];
+        out[kStatChecked] = &st.checked;
+        out[kStatRefused] = &st.refused;
+        out[kStatSkipped] = &st.skipped;
         for (uint32_t key = 0; key < kStatCount; ++key) {
             if (int e = bpf_err(bpf_map_lookup_elem(map.get(), &key, values.get()))) return e;
             for (int c = 0; c < ncpus; ++c) *out[key] += values[static_cast<size_t>(c)];
