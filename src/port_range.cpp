@@ -121,6 +121,9 @@ int read_whole(int fd, char* buf, size_t cap, size_t& len) noexcept {
         }
         if (n == 0) break;
         len += size_t(n);
+        // A short read is the end: sysctl and regular files return all they have, so this
+        // saves the second pread that would only confirm EOF (this runs on every UDP call).
+        if (size_t(n) < cap - 1 - (len - size_t(n))) break;
     }
     buf[len] = '\0';
     return 0;

@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -213,6 +214,12 @@ int sock_diag_lookup(int nl, uint32_t portid, uint32_t seq, int protocol, const 
     return sock_diag_parse_lookup(reply, got, seq, portid, t, out);
 }
 
+namespace {
+std::atomic<uint64_t> g_dumps{0};
+}
+
+uint64_t sock_diag_dump_count() noexcept { return g_dumps.load(std::memory_order_relaxed); }
+
 int sock_diag_dump(int nl, uint32_t portid, uint32_t seq, int family, int protocol,
                    uint16_t port_lo, uint16_t port_hi, int remote_family, const uint8_t* remote,
                    uint16_t remote_port, diag_entry_fn on_entry, void* ctx) noexcept {
@@ -220,6 +227,7 @@ int sock_diag_dump(int nl, uint32_t portid, uint32_t seq, int family, int protoc
     size_t n = sock_diag_build_dump(req, sizeof req, seq, family, protocol, port_lo, port_hi,
                                     remote_family, remote, remote_port);
     if (n == 0) return EINVAL;
+    g_dumps.fetch_add(1, std::memory_order_relaxed);
     if (int e = nl_send(nl, req, n)) return e;
     // Dump datagrams are at most a page or 32 KiB; one per-thread buffer, not on the stack.
     alignas(nlmsghdr) static thread_local uint8_t reply[kDumpReplyMax];

@@ -83,4 +83,7 @@ int sock_diag_dump(int nl, uint32_t portid, uint32_t seq, int family, int protoc
                    uint16_t port_lo, uint16_t port_hi, int remote_family, const uint8_t* remote,
                    uint16_t remote_port, diag_entry_fn on_entry, void* ctx) noexcept;
 
+// Dumps made by this process so far (benchmarks report dumps per connect).
+uint64_t sock_diag_dump_count() noexcept;
+
 }  // namespace cx::detail

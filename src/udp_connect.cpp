@@ -22,6 +22,7 @@
 #include <linux/netlink.h>
 
 #include <atomic>
+#include <bit>
 #include <cerrno>
 #include <cstring>
 
@@ -232,23 +233,20 @@ uint64_t busy_word(const port_hint& h, const reserved_ports& rp, port_span span,
     return w;
 }
 
-// A uniformly random candidate port, or 0 when none is believed free. Caller holds ns->mu.
+// A candidate port: the first one believed free at or after a random start, wrapping around
+// the span (as the kernel's own autobind does: cheap at any occupancy, and spread enough). 0 when
+// none is believed free. Caller holds ns->mu.
 uint16_t pick_port(const port_hint& h, const reserved_ports& rp, port_span span) {
-    size_t first = span.lo >> 6, last = span.hi >> 6;
-    uint32_t free = 0;
-    for (size_t i = first; i <= last; ++i)
-        free += uint32_t(std::popcount(~busy_word(h, rp, span, i)));
-    if (free == 0) return 0;
-    uint32_t k = random_below(free);
-    for (size_t i = first; i <= last; ++i) {
-        uint64_t w = ~busy_word(h, rp, span, i);
-        uint32_t n = uint32_t(std::popcount(w));
-        if (k >= n) {
-            k -= n;
-            continue;
-        }
-        for (; k > 0; --k) w &= w - 1;  // drop the k lowest free bits
-        return uint16_t(i * 64 + size_t(std::countr_zero(w)));
+    const size_t first = span.lo >> 6, last = span.hi >> 6, words = last - first + 1;
+    const uint16_t start = uint16_t(span.lo + random_below(span.size()));
+    size_t i = start >> 6;
+    // The start word: only bits at or after the start, the rest is visited last.
+    uint64_t w = ~busy_word(h, rp, span, i) & (~uint64_t{0} << (start & 63));
+    for (size_t n = 0; n <= words; ++n) {
+        if (w) return uint16_t(i * 64 + size_t(std::countr_zero(w)));
+        i = i == last ? first : i + 1;
+        w = ~busy_word(h, rp, span, i);
+        if (n + 1 == words) w &= (uint64_t{1} << (start & 63)) - 1;  // back at the start word
     }
     return 0;
 }

@@ -1,0 +1,209 @@
+// udp_bench.cpp - the UDP path against plain UDP socket()+connect()+close() in the same run, and
+// the cost of the port search as one destination's range fills up. Runs in a private network
+// namespace of its own (needs root or user namespaces): lo up, ip_local_port_range 30000-39999.
+//
+//   BM_PlainUdpConnect          socket + connect + close (the kernel picks everything)
+//   BM_ConnectxSourceIp         socket + connectx(src IP, dst) + close
+//   BM_ConnectxWildcard         socket + connectx(NULL, dst) + close (route lookup too)
+//   BM_ConnectxExplicitPort     socket + connectx(src IP:port, dst) + close
+//   BM_RangeFill                fill the 10,000-port range toward one destination from one
+//                               source IP; time per connect in the 0-10% and 99-100% bands and
+//                               lookups per connect around 50/90/99/99.9% occupancy
+// Counters: allocs_per_call counts malloc/calloc/realloc/operator new calls in the timed loop
+// (steady state must be 0); lookups_per_call from connectx_result.
+#include <benchmark/benchmark.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <vector>
+
+#include "sock_diag.hpp"
+#include "support/netns.hpp"
+#include "support/rtnl.hpp"
+
+// --- allocation counting (glibc) ----------------------------------------------------------------
+extern "C" void* __libc_malloc(size_t);
+extern "C" void* __libc_calloc(size_t, size_t);
+extern "C" void* __libc_realloc(void*, size_t);
+extern "C" void __libc_free(void*);
+static std::atomic<uint64_t> g_allocs{0};
+extern "C" void* malloc(size_t n) {
+    g_allocs.fetch_add(1, std::memory_order_relaxed);
+    return __libc_malloc(n);
+}
+extern "C" void* calloc(size_t n, size_t m) {
+    g_allocs.fetch_add(1, std::memory_order_relaxed);
+    return __libc_calloc(n, m);
+}
+extern "C" void* realloc(void* p, size_t n) {
+    g_allocs.fetch_add(1, std::memory_order_relaxed);
+    return __libc_realloc(p, n);
+}
+extern "C" void free(void* p) { __libc_free(p); }
+
+namespace {
+
+constexpr uint16_t kRangeLo = 30000, kRangeHi = 39999;  // 10,000 ports
+
+cx::address dst(int i = 0) { return cxtest::dst_v4(i, 5353); }
+const cx::address& src_ip() {
+    static cx::address a = *cx::address::parse("127.0.0.1");
+    return a;
+}
+
+int udp_socket() { return ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0); }
+
+void BM_PlainUdpConnect(benchmark::State& state) {
+    auto d = dst();
+    uint64_t allocs0 = g_allocs.load();
+    for (auto _ : state) {
+        int fd = udp_socket();
+        if (::connect(fd, d.sa(), d.size()) < 0) state.SkipWithError(strerror(errno));
+        ::close(fd);
+    }
+    state.counters["allocs_per_call"] =
+        benchmark::Counter(double(g_allocs.load() - allocs0), benchmark::Counter::kAvgIterations);
+}
+BENCHMARK(BM_PlainUdpConnect);
+
+// socket + connectx(src, dst) + close; src may be null.
+void run_connectx(benchmark::State& state, const cx::address* src) {
+    auto d = dst();
+    connectx_result res{};
+    connectx_opts opts{};
+    opts.size = sizeof opts;
+    opts.result = &res;
+    auto once = [&] {
+        int fd = udp_socket();
+        int rc = connectx(fd, src ? src->sa() : nullptr, src ? src->size() : 0, d.sa(), d.size(),
+                          &opts);
+        ::close(fd);
+        return rc == 0 ? 0 : errno;
+    };
+    for (int i = 0; i < 100; ++i) once();  // warm: per-namespace state, pools, buffers
+    uint64_t allocs0 = g_allocs.load(), lookups = 0, dumps0 = cx::detail::sock_diag_dump_count();
+    for (auto _ : state) {
+        if (int e = once()) {
+            state.SkipWithError(strerror(e));
+            break;
+        }
+        lookups += res.lookups;
+    }
+    state.counters["allocs_per_call"] =
+        benchmark::Counter(double(g_allocs.load() - allocs0), benchmark::Counter::kAvgIterations);
+    state.counters["lookups_per_call"] =
+        benchmark::Counter(double(lookups), benchmark::Counter::kAvgIterations);
+    state.counters["dumps_per_call"] = benchmark::Counter(
+        double(cx::detail::sock_diag_dump_count() - dumps0), benchmark::Counter::kAvgIterations);
+}
+
+void BM_ConnectxSourceIp(benchmark::State& state) { run_connectx(state, &src_ip()); }
+BENCHMARK(BM_ConnectxSourceIp);
+
+void BM_ConnectxWildcard(benchmark::State& state) { run_connectx(state, nullptr); }
+BENCHMARK(BM_ConnectxWildcard);
+
+void BM_ConnectxExplicitPort(benchmark::State& state) {
+    auto s = *cx::address::parse("127.0.0.1:31000");
+    run_connectx(state, &s);
+}
+BENCHMARK(BM_ConnectxExplicitPort);
+
+// Fills the whole range toward one destination from one source IP, then closes everything.
+// Per band of occupancy: mean time per connect and mean lookups per connect.
+void BM_RangeFill(benchmark::State& state) {
+    constexpr int kPorts = kRangeHi - kRangeLo + 1;
+    struct band {
+        const char* name;
+        int from, to;  // connect index range [from, to)
+        double ns = 0;
+        uint64_t lookups = 0, n = 0;
+    } bands[] = {{"0-10%", 0, kPorts / 10},
+                 {"50%", kPorts / 2, kPorts / 2 + 100},
+                 {"90%", kPorts * 9 / 10, kPorts * 9 / 10 + 100},
+                 {"99%", kPorts * 99 / 100, kPorts * 99 / 100 + 10},
+                 {"99-100%", kPorts * 99 / 100, kPorts},
+                 {"99.9%", kPorts * 999 / 1000, kPorts}};
+    connectx_result res{};
+    connectx_opts opts{};
+    opts.size = sizeof opts;
+    opts.result = &res;
+    auto d = dst(1);
+    std::vector<int> fds;
+    fds.reserve(kPorts + 1);
+    uint64_t total_lookups = 0, total_connects = 0, dumps0 = cx::detail::sock_diag_dump_count();
+    for (auto _ : state) {
+        for (int i = 0; i < kPorts; ++i) {
+            int fd = udp_socket();
+            auto t0 = std::chrono::steady_clock::now();
+            int rc = connectx(fd, src_ip().sa(), src_ip().size(), d.sa(), d.size(), &opts);
+            auto t1 = std::chrono::steady_clock::now();
+            if (rc != 0) {
+                state.SkipWithError(("connect " + std::to_string(i) + ": " + strerror(errno)).c_str());
+                ::close(fd);
+                break;
+            }
+            fds.push_back(fd);
+            total_lookups += res.lookups;
+            ++total_connects;
+            double ns = std::chrono::duration<double, std::nano>(t1 - t0).count();
+            for (auto& b : bands)
+                if (i >= b.from && i < b.to) {
+                    b.ns += ns;
+                    b.lookups += res.lookups;
+                    ++b.n;
+                }
+        }
+        // The range is full: one more must say EAGAIN.
+        int fd = udp_socket();
+        if (connectx(fd, src_ip().sa(), src_ip().size(), d.sa(), d.size(), &opts) == 0 ||
+            errno != EAGAIN)
+            state.SkipWithError("range not exhausted as expected");
+        ::close(fd);
+        state.PauseTiming();
+        for (int f : fds) ::close(f);
+        fds.clear();
+        state.ResumeTiming();
+    }
+    for (auto& b : bands) {
+        if (!b.n) continue;
+        state.counters[std::string("ns_") + b.name] = b.ns / double(b.n);
+        state.counters[std::string("lookups_") + b.name] = double(b.lookups) / double(b.n);
+    }
+    if (bands[0].n && bands[4].n)
+        state.counters["ratio_99-100_vs_0-10"] =
+            (bands[4].ns / double(bands[4].n)) / (bands[0].ns / double(bands[0].n));
+    state.counters["lookups_per_connect"] = double(total_lookups) / double(total_connects);
+    state.counters["dumps_per_fill"] =
+        double(cx::detail::sock_diag_dump_count() - dumps0) / double(state.iterations());
+}
+BENCHMARK(BM_RangeFill)->Iterations(5)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    // Everything below changes kernel state: only inside a namespace of our own.
+    if (unshare(CLONE_NEWNET) != 0) {
+        std::fprintf(stderr, "udp_bench: unshare(CLONE_NEWNET): %s (run as root)\n", strerror(errno));
+        return 1;
+    }
+    if (cxtest::link_up("lo") != 0 ||
+        cxtest::write_sysctl("net/ipv4/ip_local_port_range",
+                             std::to_string(kRangeLo) + " " + std::to_string(kRangeHi)) != 0) {
+        std::fprintf(stderr, "udp_bench: namespace setup failed\n");
+        return 1;
+    }
+    benchmark::Initialize(&argc, argv);
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}
