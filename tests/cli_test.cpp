@@ -77,6 +77,17 @@ int tcp_state(uint16_t local_port, uint16_t remote_port) {
     return -1;
 }
 
+// Waits up to two seconds for the socket local_port -> remote_port to reach `state`: the peer's
+// close, which moves it on from FIN_WAIT2, happens on the server's thread.
+int wait_tcp_state(uint16_t local_port, uint16_t remote_port, int state) {
+    int now = tcp_state(local_port, remote_port);
+    for (int i = 0; i < 200 && now != state; ++i) {
+        ::usleep(10'000);
+        now = tcp_state(local_port, remote_port);
+    }
+    return now;
+}
+
 // An ESTABLISHED connection src -> dst made with connectx (SO_REUSEADDR on a fixed port), as
 // another program pinning the same source would hold it.
 int hold_connection(const cx::address& src, const cx::address& dst) {
@@ -383,7 +394,7 @@ TEST_F(CliNetns, FixedLocalPortTwiceInARowWhileTheFirstIsInTimeWait) {
         EXPECT_EQ(first.out, "hello\n\n127.0.0.1:45001");
         // The client closed first (keep-alive server): its end of the 4-tuple is in TIME_WAIT, and
         // a plain bind() of the port, as curl --local-port does it, is refused.
-        EXPECT_EQ(tcp_state(sport, srv.port()), 6) << "TIME_WAIT expected";
+        EXPECT_EQ(wait_tcp_state(sport, srv.port(), 6), 6) << "TIME_WAIT expected";
         auto plain = v4("127.0.0.1:45001");
         int fd = cxtest::socket_for(plain, SOCK_STREAM);
         EXPECT_EQ(::bind(fd, plain.sa(), plain.size()), -1);
@@ -546,6 +557,9 @@ TEST_F(CliNetns, HttpBodiesHeadsAndOutputFile) {
         ::unlink(path);
         auto unwritable = cli({"-o", "/nonexistent-dir/x", http_url(dst)});
         EXPECT_EQ(unwritable.exit, 23) << describe(unwritable);
+        auto full = cli({"-o", "/dev/full", http_url(dst)});
+        EXPECT_EQ(full.exit, 23) << describe(full);
+        EXPECT_CONTAINS(full.err, "No space left on device");
     });
 }
 
