@@ -10,6 +10,7 @@
 // connectx use case, where one local port serves many destinations. The guard's lookup of a free
 // 4-tuple walks every socket on that local address and port, so its cost grows with `flows`.
 #include <benchmark/benchmark.h>
+#include <connectx/guard.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -18,15 +19,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <connectx/connectx.hpp>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <connectx/connectx.hpp>
-#include <connectx/guard.h>
 
 #include "support/netns.hpp"
 #include "support/rtnl.hpp"
@@ -110,20 +109,28 @@ void run(benchmark::State& state, bool bound) {
     }
     // Proof the program ran in the timed loop: one check (or skip) per iteration.
     if (guarded)
-        state.counters["guard_runs_per_iter"] = static_cast<double>(guard_counter(!bound) - before) /
-                                                static_cast<double>(state.iterations());
+        state.counters["guard_runs_per_iter"] =
+            static_cast<double>(guard_counter(!bound) - before) /
+            static_cast<double>(state.iterations());
     close(fd);
     connectx_guard_close(g);  // unpinned: detaches here
 }
 
-void BM_UdpConnectExplicit(benchmark::State& state) { run(state, true); }
-void BM_UdpConnectAutobind(benchmark::State& state) { run(state, false); }
+void BM_UdpConnectExplicit(benchmark::State& state) {
+    run(state, true);
+}
+void BM_UdpConnectAutobind(benchmark::State& state) {
+    run(state, false);
+}
 
 BENCHMARK(BM_UdpConnectExplicit)
     ->ArgNames({"guard", "flows"})
     ->ArgsProduct({{0, 1}, {0, 64, 512, 4096}})
     ->MinTime(1.0);
-BENCHMARK(BM_UdpConnectAutobind)->ArgNames({"guard", "flows"})->ArgsProduct({{0, 1}, {0}})->MinTime(1.0);
+BENCHMARK(BM_UdpConnectAutobind)
+    ->ArgNames({"guard", "flows"})
+    ->ArgsProduct({{0, 1}, {0}})
+    ->MinTime(1.0);
 
 // --- the run's cgroup ---
 

@@ -23,7 +23,9 @@ int connectx_guard_status(const char*, const connectx_guard_opts*, connectx_guar
     return -1;
 }
 void connectx_guard_close(connectx_guard*) {}
-int connectx_guard_available(void) { return 0; }
+int connectx_guard_available(void) {
+    return 0;
+}
 }  // extern "C"
 
 #else  // CONNECTX_HAVE_BPF
@@ -82,7 +84,9 @@ int c_result(int rc) noexcept {
 }
 
 // libbpf returns -errno from int calls and NULL + errno from pointer calls (1.0 semantics).
-int bpf_err(int rc) noexcept { return rc < 0 ? -rc : 0; }
+int bpf_err(int rc) noexcept {
+    return rc < 0 ? -rc : 0;
+}
 
 template <class Info>
 int info_of(int fd, Info& info) noexcept {
@@ -114,10 +118,11 @@ int open_cgroup(const char* path, cgroup_dir& cg) noexcept {
     if (!path || !*path) return EINVAL;
     cg.fd.reset(::open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!cg.fd) return errno;
-    struct statfs fs{};
+    struct statfs fs {};
     if (::fstatfs(cg.fd.get(), &fs) < 0) return errno;
     if (static_cast<unsigned long>(fs.f_type) != CGROUP2_SUPER_MAGIC) return EMEDIUMTYPE;
-    struct stat self{}, parent{};
+    struct stat self {
+    }, parent{};
     if (::fstat(cg.fd.get(), &self) < 0 || ::fstatat(cg.fd.get(), "..", &parent, 0) < 0)
         return errno;
     cg.id = self.st_ino;
@@ -142,7 +147,7 @@ struct pin_dir {
 };
 
 bool on_bpffs(int fd) noexcept {
-    struct statfs fs{};
+    struct statfs fs {};
     return ::fstatfs(fd, &fs) == 0 && static_cast<unsigned long>(fs.f_type) == BPF_FS_MAGIC;
 }
 
@@ -172,14 +177,15 @@ struct pin_name {
     }
 };
 
-int pin_path(const pin_dir& pd, uint64_t cg_id, const guard_kind& k, char (&out)[PATH_MAX]) noexcept {
+int pin_path(const pin_dir& pd, uint64_t cg_id, const guard_kind& k,
+             char (&out)[PATH_MAX]) noexcept {
     pin_name n(cg_id, k);
     int len = std::snprintf(out, sizeof out, "%s/%s", pd.path, n.name);
     return len < 0 || static_cast<size_t>(len) >= sizeof out ? ENAMETOOLONG : 0;
 }
 
 bool pin_exists(const pin_dir& pd, uint64_t cg_id, const guard_kind& k) noexcept {
-    struct stat st{};
+    struct stat st {};
     return ::fstatat(pd.fd.get(), pin_name(cg_id, k).name, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
@@ -198,7 +204,7 @@ int query_guard_progs(const cgroup_dir& cg, uint32_t (&ids)[kKindCount]) noexcep
     for (int i = 0; i < kKindCount; ++i) {
         ids[i] = 0;
         uint32_t prog_ids[kMaxCgroupProgs];
-        struct bpf_prog_query_opts q{};  // "struct": a function has the same name
+        struct bpf_prog_query_opts q {};  // "struct": a function has the same name
         q.sz = sizeof q;
         q.prog_ids = prog_ids;
         q.prog_cnt = kMaxCgroupProgs;
@@ -263,7 +269,8 @@ struct pin_rollback {
 
 // Pins the existing links of kinds in `mask` that lack a pin (an earlier unpinned attach
 // becomes persistent when attach is repeated with a pin directory).
-int pin_existing(const pin_dir& pd, const cgroup_dir& cg, uint32_t mask, pin_rollback& rb) noexcept {
+int pin_existing(const pin_dir& pd, const cgroup_dir& cg, uint32_t mask,
+                 pin_rollback& rb) noexcept {
     return for_each_guard_link(cg, [&](int link_fd, int i) {
         if (!(mask & kKinds[i].bit) || pin_exists(pd, cg.id, kKinds[i])) return 0;
         char* path = rb.paths[rb.count];
@@ -355,7 +362,8 @@ int attach(const char* cgroup, const connectx_guard_opts* opts, connectx_guard**
     uint32_t present[kKindCount];
     if (int e = query_guard_progs(cg, present)) return -e;
     uint32_t present_mask = 0, missing_mask = 0;
-    for (int i = 0; i < kKindCount; ++i) (present[i] ? present_mask : missing_mask) |= kKinds[i].bit;
+    for (int i = 0; i < kKindCount; ++i)
+        (present[i] ? present_mask : missing_mask) |= kKinds[i].bit;
     pin_rollback rb;
     if (pd) {
         for (int i = 0; i < kKindCount; ++i)
@@ -417,14 +425,15 @@ int detach(const char* cgroup, const connectx_guard_opts* opts) noexcept {
         if (!ids[i]) continue;
         unique_fd prog(bpf_prog_get_fd_by_id(ids[i]));
         if (!prog) return -errno;
-        if (int e = bpf_err(bpf_prog_detach2(prog.get(), cg.fd.get(), kKinds[i].type)))
-            return -e;
+        if (int e = bpf_err(bpf_prog_detach2(prog.get(), cg.fd.get(), kKinds[i].type))) return -e;
         changed = 1;
     }
     if (pd) {
         for (int i = 0; i < kKindCount; ++i) {
-            if (::unlinkat(pd.fd.get(), pin_name(cg.id, kKinds[i]).name, 0) == 0) changed = 1;
-            else if (errno != ENOENT) return -errno;
+            if (::unlinkat(pd.fd.get(), pin_name(cg.id, kKinds[i]).name, 0) == 0)
+                changed = 1;
+            else if (errno != ENOENT)
+                return -errno;
         }
     }
     return changed;
@@ -484,7 +493,9 @@ void connectx_guard_close(connectx_guard* guard) {
     errno = saved;
 }
 
-int connectx_guard_available(void) { return 1; }
+int connectx_guard_available(void) {
+    return 1;
+}
 
 }  // extern "C"
 

@@ -5,7 +5,6 @@
 // runs its sockets in a forked child inside that cgroup and a private network namespace; pins go
 // to a bpffs mounted in this process's private mount namespace.
 #include <connectx/guard.h>
-
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
@@ -54,9 +53,13 @@ std::string cgroup2_mount() {
     return {};
 }
 
-long sys_bpf(int cmd, bpf_attr& a) { return syscall(__NR_bpf, cmd, &a, sizeof a); }
+long sys_bpf(int cmd, bpf_attr& a) {
+    return syscall(__NR_bpf, cmd, &a, sizeof a);
+}
 
-uint64_t ptr(const void* p) { return reinterpret_cast<uintptr_t>(p); }
+uint64_t ptr(const void* p) {
+    return reinterpret_cast<uintptr_t>(p);
+}
 
 // Live cgroup links (any program) attached to the cgroup with this id.
 int links_on_cgroup(uint64_t cg_id) {
@@ -119,7 +122,9 @@ void enter_cgroup(const std::string& cg) {
 
 // --- sockets ---
 
-int udp_reuse_bound(const cx::address& at) { return cxtest::udp_bound(at, /*reuseaddr=*/true); }
+int udp_reuse_bound(const cx::address& at) {
+    return cxtest::udp_bound(at, /*reuseaddr=*/true);
+}
 
 cx::address local_of(int fd) {
     sockaddr_storage ss{};
@@ -189,9 +194,9 @@ duplicate_outcome try_duplicate(const cx::address& src_any_port, const cx::addre
 
 // Root (or CAP_SYS_ADMIN + CAP_BPF) is needed for cgroups, bpffs and BPF; skip with a reason
 // otherwise. CI runs as root, so these never skip there.
-#define CXTEST_REQUIRE_GUARD_PRIVILEGES()                                                   \
-    do {                                                                                    \
-        CXTEST_REQUIRE_NETNS();                                                             \
+#define CXTEST_REQUIRE_GUARD_PRIVILEGES()                                                    \
+    do {                                                                                     \
+        CXTEST_REQUIRE_NETNS();                                                              \
         if (::geteuid() != 0) GTEST_SKIP() << "privileged test skipped: needs root for BPF"; \
     } while (0)
 
@@ -214,7 +219,7 @@ protected:
         cg_ = mnt + "/connectx-guard-test." + std::to_string(::getpid()) + "." +
               ::testing::UnitTest::GetInstance()->current_test_info()->name();
         ASSERT_EQ(::mkdir(cg_.c_str(), 0755), 0) << cg_ << ": " << strerror(errno);
-        struct stat st{};
+        struct stat st {};
         ASSERT_EQ(::stat(cg_.c_str(), &st), 0);
         cg_id_ = st.st_ino;
         char tmpl[] = "/tmp/connectx-guard-pins.XXXXXX";
@@ -239,12 +244,13 @@ protected:
         EXPECT_EQ(::rmdir(pin_.c_str()), 0) << pin_ << ": " << strerror(errno);
         // The children are reaped, so the cgroup is empty; rmdir must succeed at once.
         EXPECT_EQ(::rmdir(cg_.c_str()), 0) << cg_ << ": " << strerror(errno);
-        struct stat st{};
+        struct stat st {};
         EXPECT_NE(::stat(cg_.c_str(), &st), 0) << "cgroup left behind";
     }
 
     bool pin_mounted() const {
-        struct stat a{}, b{};
+        struct stat a {
+        }, b{};
         return ::stat(pin_.c_str(), &a) == 0 && ::stat((pin_ + "/..").c_str(), &b) == 0 &&
                a.st_dev != b.st_dev;
     }
@@ -321,7 +327,8 @@ TEST_F(Guard, DuplicateIpv6TupleGetsEperm) {
     if (not_built_is_reported()) return;
     connectx_guard* g = attach_unpinned();
     in_cgroup_netns([] {
-        auto out = try_duplicate(v4("[2001:db8::1]:0"), dst_v6(0, kServerPort), dst_v6(0, kServerPort));
+        auto out =
+            try_duplicate(v4("[2001:db8::1]:0"), dst_v6(0, kServerPort), dst_v6(0, kServerPort));
         EXPECT_EQ(out.second_connect, EPERM);
         EXPECT_TRUE(out.second_unconnected);
         EXPECT_EQ(out.receiver, 'a');
@@ -484,11 +491,13 @@ TEST_F(Guard, AttachIsIdempotent) {
     EXPECT_EQ(links_on_cgroup(cg_id_), 2);
     // Another process sees it attached as well.
     std::string cg = cg_;
-    EXPECT_EQ(cxtest::run_in_children(1, [&](int) {
-                  connectx_guard* other = nullptr;
-                  EXPECT_EQ(connectx_guard_attach(cg.c_str(), nullptr, &other), 0);
-                  EXPECT_EQ(other, nullptr);
-              }),
+    EXPECT_EQ(cxtest::run_in_children(
+                  1,
+                  [&](int) {
+                      connectx_guard* other = nullptr;
+                      EXPECT_EQ(connectx_guard_attach(cg.c_str(), nullptr, &other), 0);
+                      EXPECT_EQ(other, nullptr);
+                  }),
               0);
     EXPECT_EQ(progs_on_cgroup(cg_, BPF_CGROUP_INET4_CONNECT), 1);
     connectx_guard_close(g);
@@ -502,11 +511,13 @@ TEST_F(Guard, UnpinnedGuardEndsWithItsHandle) {
     EXPECT_EQ(links_on_cgroup(cg_id_), 0);
     // ... and with the process that attached it.
     std::string cg = cg_;
-    EXPECT_EQ(cxtest::run_in_children(1, [&](int) {
-                  connectx_guard* g = nullptr;
-                  EXPECT_EQ(connectx_guard_attach(cg.c_str(), nullptr, &g), 1);
-                  (void)g;  // exits holding it
-              }),
+    EXPECT_EQ(cxtest::run_in_children(1,
+                                      [&](int) {
+                                          connectx_guard* g = nullptr;
+                                          EXPECT_EQ(connectx_guard_attach(cg.c_str(), nullptr, &g),
+                                                    1);
+                                          (void)g;  // exits holding it
+                                      }),
               0);
     EXPECT_EQ(info().attached, 0u);
 }
@@ -516,10 +527,13 @@ TEST_F(Guard, PinnedGuardOutlivesItsProcessAndDetachesFromAnother) {
     if (not_built_is_reported()) return;
     std::string cg = cg_;
     connectx_guard_opts o = opts(CONNECTX_GUARD_F_MOUNT_BPFFS);
-    EXPECT_EQ(cxtest::run_in_children(1, [&](int) {
-                  EXPECT_EQ(connectx_guard_attach(cg.c_str(), &o, nullptr), 1) << strerror(errno);
-              }),
-              0);
+    EXPECT_EQ(
+        cxtest::run_in_children(1,
+                                [&](int) {
+                                    EXPECT_EQ(connectx_guard_attach(cg.c_str(), &o, nullptr), 1)
+                                        << strerror(errno);
+                                }),
+        0);
     EXPECT_TRUE(pin_mounted()) << "CONNECTX_GUARD_F_MOUNT_BPFFS did not mount bpffs";
     auto s = info(true);
     EXPECT_EQ(s.attached, CONNECTX_GUARD_CONNECT4 | CONNECTX_GUARD_CONNECT6);
@@ -529,9 +543,11 @@ TEST_F(Guard, PinnedGuardOutlivesItsProcessAndDetachesFromAnother) {
         auto out = try_duplicate(v4("127.0.0.1:0"), dst_v4(0, kServerPort), dst_v4(0, kServerPort));
         EXPECT_EQ(out.second_connect, EPERM);
     });
-    EXPECT_EQ(cxtest::run_in_children(1, [&](int) {
-                  EXPECT_EQ(connectx_guard_detach(cg.c_str(), &o), 1) << strerror(errno);
-              }),
+    EXPECT_EQ(cxtest::run_in_children(1,
+                                      [&](int) {
+                                          EXPECT_EQ(connectx_guard_detach(cg.c_str(), &o), 1)
+                                              << strerror(errno);
+                                      }),
               0);
     EXPECT_EQ(info(true).attached, 0u);
     EXPECT_EQ(info(true).pinned, 0u);
@@ -581,7 +597,7 @@ TEST_F(Guard, StalePinIsRefusedWithEexist) {
     errno = 0;
     EXPECT_EQ(connectx_guard_attach(cg_.c_str(), &o, nullptr), -1);
     EXPECT_EQ(errno, EEXIST);
-    EXPECT_EQ(info().attached, 0u);  // nothing half-attached
+    EXPECT_EQ(info().attached, 0u);                        // nothing half-attached
     EXPECT_EQ(connectx_guard_detach(cg_.c_str(), &o), 1);  // removes the stale pins
     EXPECT_EQ(pins_in(pin_), 0);
 }
@@ -721,8 +737,7 @@ TEST_F(Guard, ToolAttachStatusDetachWithPinsAndExitStatuses) {
     EXPECT_NE(r.second.find("already attached"), std::string::npos) << r.second;
     r = run_tool("status --json" + cg + pin);
     EXPECT_EQ(r.first, 0);
-    EXPECT_NE(r.second.find("\"attached\":true,\"connect4\":{\"attached\":true"),
-              std::string::npos)
+    EXPECT_NE(r.second.find("\"attached\":true,\"connect4\":{\"attached\":true"), std::string::npos)
         << r.second;
     EXPECT_NE(r.second.find("\"pinned\":true"), std::string::npos) << r.second;
     EXPECT_EQ(progs_on_cgroup(cg_, BPF_CGROUP_INET4_CONNECT), 1);

@@ -4,10 +4,10 @@
 #ifndef CONNECTX_GUARD_HPP
 #define CONNECTX_GUARD_HPP
 
-#include <connectx/connectx.hpp>
 #include <connectx/guard.h>
 
 #include <cerrno>
+#include <connectx/connectx.hpp>
 #include <cstdint>
 #include <utility>
 
@@ -27,9 +27,9 @@ struct state {
     bool pinned6 = false;
     uint32_t prog_id4 = 0;  // kernel program ids, 0 when not attached
     uint32_t prog_id6 = 0;
-    uint64_t checked = 0;   // UDP connects with an explicit local end that were looked up
-    uint64_t refused = 0;   // of those, refused with EPERM
-    uint64_t skipped = 0;   // UDP connects the guard could not check
+    uint64_t checked = 0;  // UDP connects with an explicit local end that were looked up
+    uint64_t refused = 0;  // of those, refused with EPERM
+    uint64_t skipped = 0;  // UDP connects the guard could not check
     bool attached() const noexcept { return connect4 && connect6; }
 };
 
@@ -75,7 +75,9 @@ inline connectx_guard_opts to_c(const options& o) noexcept {
 }
 }  // namespace detail
 
-inline bool available() noexcept { return connectx_guard_available() != 0; }
+inline bool available() noexcept {
+    return connectx_guard_available() != 0;
+}
 
 // connectx_guard_attach(): attach to the cgroup v2 directory `cgroup`. Idempotent.
 inline result<attachment> attach(const char* cgroup, const options& opts = {}) noexcept {

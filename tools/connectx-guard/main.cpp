@@ -65,13 +65,26 @@ int parse(int argc, char** argv, args& a) {
     auto options = [&]() -> int {
         for (int c; (c = getopt_long(argc, argv, "+h", longopts, nullptr)) != -1;) {
             switch (c) {
-                case kCgroup: a.cgroup = optarg; break;
-                case kPin: a.pin = optarg; break;
-                case kNoMount: a.no_mount = true; break;
-                case kForceRoot: a.force_root = true; break;
-                case kJson: a.json = true; break;
-                case 'h': std::fputs(kUsage, stdout); return kExitOk;
-                default: return usage_error("unknown option or missing argument");
+                case kCgroup:
+                    a.cgroup = optarg;
+                    break;
+                case kPin:
+                    a.pin = optarg;
+                    break;
+                case kNoMount:
+                    a.no_mount = true;
+                    break;
+                case kForceRoot:
+                    a.force_root = true;
+                    break;
+                case kJson:
+                    a.json = true;
+                    break;
+                case 'h':
+                    std::fputs(kUsage, stdout);
+                    return kExitOk;
+                default:
+                    return usage_error("unknown option or missing argument");
             }
         }
         return -1;
@@ -81,10 +94,14 @@ int parse(int argc, char** argv, args& a) {
     std::string cmd = argv[optind++];
     if (int rc = options(); rc >= 0) return rc;
     if (optind < argc) return usage_error("unexpected argument");
-    if (cmd == "attach") a.command = args::attach;
-    else if (cmd == "detach") a.command = args::detach;
-    else if (cmd == "status") a.command = args::status;
-    else return usage_error("unknown command (attach, detach or status)");
+    if (cmd == "attach")
+        a.command = args::attach;
+    else if (cmd == "detach")
+        a.command = args::detach;
+    else if (cmd == "status")
+        a.command = args::status;
+    else
+        return usage_error("unknown command (attach, detach or status)");
     if (!a.cgroup || !*a.cgroup) return usage_error("--cgroup PATH is required");
     if (a.command != args::attach && (a.no_mount || a.force_root))
         return usage_error("--no-mount and --force-root apply to attach only");
@@ -115,7 +132,9 @@ int fail(const args& a, const char* verb) {
     int e = errno;
     const char* hint = "";
     switch (e) {
-        case ENOTSUP: hint = " (libconnectx was built without the BPF guard)"; break;
+        case ENOTSUP:
+            hint = " (libconnectx was built without the BPF guard)";
+            break;
         case EMEDIUMTYPE:
             hint = " (--cgroup must be a cgroup v2 directory; --pin a bpffs directory)";
             break;
@@ -125,8 +144,11 @@ int fail(const args& a, const char* verb) {
                          "and CAP_NET_ADMIN)"
                        : " (needs root / CAP_BPF and CAP_SYS_ADMIN)";
             break;
-        case EEXIST: hint = " (a stale pin: run detach with the same --pin first)"; break;
-        default: break;
+        case EEXIST:
+            hint = " (a stale pin: run detach with the same --pin first)";
+            break;
+        default:
+            break;
     }
     std::fprintf(stderr, "connectx-guard: %s %s: %s%s\n", verb, a.cgroup, std::strerror(e), hint);
     return kExitError;
@@ -171,8 +193,9 @@ int do_attach(const args& a) {
     int rc = connectx_guard_attach(a.cgroup, &o, a.pin ? nullptr : &g);
     if (rc < 0) return fail(a, "attach");
     if (rc == 0) {
-        report(a, "attach", "already-attached",
-               a.pin ? "already attached" : "already attached (by another holder; nothing to hold)");
+        report(
+            a, "attach", "already-attached",
+            a.pin ? "already attached" : "already attached (by another holder; nothing to hold)");
         return kExitOk;
     }
     if (a.pin) {
@@ -216,15 +239,15 @@ int do_status(const args& a) {
             static_cast<unsigned long long>(s.skipped));
     } else {
         std::printf("cgroup:   %s\n", a.cgroup);
-        std::printf("attached: %s\n", s.attached == both ? "yes"
-                                      : s.attached  ? "partly"
-                                                    : "no");
+        std::printf("attached: %s\n", s.attached == both ? "yes" : s.attached ? "partly" : "no");
         std::printf("connect4: %s", yes(s.attached, CONNECTX_GUARD_CONNECT4));
         if (s.prog_id4) std::printf(" (prog id %u)", s.prog_id4);
-        std::printf("%s\n", a.pin ? (s.pinned & CONNECTX_GUARD_CONNECT4 ? " pinned" : " not pinned") : "");
+        std::printf("%s\n",
+                    a.pin ? (s.pinned & CONNECTX_GUARD_CONNECT4 ? " pinned" : " not pinned") : "");
         std::printf("connect6: %s", yes(s.attached, CONNECTX_GUARD_CONNECT6));
         if (s.prog_id6) std::printf(" (prog id %u)", s.prog_id6);
-        std::printf("%s\n", a.pin ? (s.pinned & CONNECTX_GUARD_CONNECT6 ? " pinned" : " not pinned") : "");
+        std::printf("%s\n",
+                    a.pin ? (s.pinned & CONNECTX_GUARD_CONNECT6 ? " pinned" : " not pinned") : "");
         std::printf("checked:  %llu\nrefused:  %llu\nskipped:  %llu\n",
                     static_cast<unsigned long long>(s.checked),
                     static_cast<unsigned long long>(s.refused),
@@ -239,10 +262,14 @@ int main(int argc, char** argv) {
     args a;
     if (int rc = parse(argc, argv, a); rc >= 0) return rc;
     switch (a.command) {
-        case args::attach: return do_attach(a);
-        case args::detach: return do_detach(a);
-        case args::status: return do_status(a);
-        case args::none: break;
+        case args::attach:
+            return do_attach(a);
+        case args::detach:
+            return do_detach(a);
+        case args::status:
+            return do_status(a);
+        case args::none:
+            break;
     }
     return kExitUsage;
 }
