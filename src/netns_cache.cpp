@@ -128,6 +128,13 @@ int nl_recv(int fd, void* buf, size_t cap, size_t& len) noexcept {
     }
 }
 
+bool nl_msg_fits(const void* msg, size_t remaining) noexcept {
+    if (remaining < sizeof(nlmsghdr)) return false;
+    uint32_t len;
+    std::memcpy(&len, msg, sizeof len);
+    return len >= sizeof(nlmsghdr) && len <= remaining;
+}
+
 bool nl_attrs_ok(const void* msg, size_t offset) noexcept {
     auto* nlh = static_cast<const nlmsghdr*>(msg);
     auto* p = static_cast<const uint8_t*>(mnl_nlmsg_get_payload_offset(nlh, offset));

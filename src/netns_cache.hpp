@@ -39,6 +39,11 @@ int nl_send(int fd, const void* buf, size_t len) noexcept;
 // the datagram did not fit (MSG_TRUNC).
 int nl_recv(int fd, void* buf, size_t cap, size_t& len) noexcept;
 
+// True when a netlink message header fits in `remaining` bytes and its length covers at least the
+// header and at most those bytes. (libmnl's mnl_nlmsg_ok() compares the length as a signed int:
+// a length of 2^31 or more passes it, found by fuzzing.)
+bool nl_msg_fits(const void* nlh, size_t remaining) noexcept;
+
 // True when the attributes after `offset` bytes of payload tile the message exactly: libmnl's
 // iterators stop silently at a bad attribute, a reply validator must not.
 bool nl_attrs_ok(const void* nlh, size_t offset) noexcept;

@@ -60,7 +60,7 @@ int route_parse_reply(const void* buf, size_t len, uint32_t seq, uint32_t portid
     out = route_answer{};
     if (len < sizeof(nlmsghdr) || len > kRouteReplyMax * 64) return EPROTO;
     auto* nlh = static_cast<const nlmsghdr*>(buf);
-    if (!mnl_nlmsg_ok(nlh, int(len)) || nlh->nlmsg_seq != seq || nlh->nlmsg_pid != portid)
+    if (!nl_msg_fits(nlh, len) || nlh->nlmsg_seq != seq || nlh->nlmsg_pid != portid)
         return EPROTO;
     if (MNL_ALIGN(nlh->nlmsg_len) < len) return EPROTO;  // exactly one message expected
     if (nlh->nlmsg_type == NLMSG_ERROR) {

@@ -37,7 +37,7 @@ void fill_request(inet_diag_req_v2& r, int family, int protocol) {
 
 // Common header checks for one message of a reply: the message fits, and answers our request.
 bool header_ok(const nlmsghdr* nlh, int remaining, uint32_t seq, uint32_t portid) {
-    if (!mnl_nlmsg_ok(nlh, remaining)) return false;
+    if (remaining < 0 || !nl_msg_fits(nlh, size_t(remaining))) return false;
     return nlh->nlmsg_seq == seq && nlh->nlmsg_pid == portid;
 }
 

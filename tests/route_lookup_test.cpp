@@ -108,6 +108,10 @@ TEST(RouteReply, RefusesWhatIsNotAnAnswerToThisRequest) {
         std::vector<uint8_t> cut(ok.begin(), ok.begin() + long(n));
         EXPECT_NE(parse(cut, a), 0) << n;
     }
+    auto huge = ok;  // a length >= 2^31 (libmnl's signed check let it through; found by fuzzing)
+    uint32_t len = 0xf6000024;
+    std::memcpy(huge.data(), &len, sizeof len);
+    EXPECT_EQ(parse(huge, a), EPROTO);
     // An error reply carries the kernel's errno.
     std::vector<uint8_t> err(64);
     nlmsghdr* nlh = mnl_nlmsg_put_header(err.data());

@@ -67,6 +67,10 @@ std::vector<uint8_t> error(int e) {
     return message(NLMSG_ERROR, &err, sizeof err);
 }
 
+void collect(const diag_entry& e, void* ctx) {
+    static_cast<std::vector<diag_entry>*>(ctx)->push_back(e);
+}
+
 int parse(const std::vector<uint8_t>& b, diag_answer& a) {
     return sock_diag_parse_lookup(b.data(), b.size(), kSeq, kPortid, v4_tuple(), a);
 }
@@ -148,6 +152,20 @@ TEST(SockDiagLookupReply, EveryTruncationIsEproto) {
     }
 }
 
+TEST(SockDiagLookupReply, LengthOfTwoToTheThirtyFirstOrMoreIsEproto) {
+    // libmnl's mnl_nlmsg_ok() compares as int: such a length passed it (found by fuzzing).
+    for (auto m : {found(40000, 9), error(ENOENT)}) {
+        uint32_t huge = 0xf6000024;
+        std::memcpy(m.data(), &huge, sizeof huge);
+        diag_answer a;
+        EXPECT_EQ(parse(m, a), EPROTO);
+        std::vector<diag_entry> got;
+        bool fin;
+        EXPECT_EQ(sock_diag_parse_dump(m.data(), m.size(), kSeq, kPortid, collect, &got, fin),
+                  EPROTO);
+    }
+}
+
 TEST(SockDiagLookupReply, TrailingMessageOrMalformedAttributesIsEproto) {
     auto two = found(40000, 9);
     auto more = found(40000, 10);
@@ -168,10 +186,6 @@ TEST(SockDiagLookupReply, TrailingMessageOrMalformedAttributesIsEproto) {
     nla_len = 8;  // well-formed: accepted
     std::memcpy(payload + sizeof m, &nla_len, 2);
     EXPECT_EQ(parse(message(SOCK_DIAG_BY_FAMILY, payload, sizeof payload), a), 0);
-}
-
-void collect(const diag_entry& e, void* ctx) {
-    static_cast<std::vector<diag_entry>*>(ctx)->push_back(e);
 }
 
 TEST(SockDiagDumpReply, EntriesThenDone) {
