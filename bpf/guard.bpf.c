@@ -51,8 +51,13 @@ static __always_inline void count(__u32 slot)
 {
 	__u64 *v = bpf_map_lookup_elem(&connectx_stats, &slot);
 
+	/*
+	 * Atomic although per-CPU: programs run with migration, not
+	 * preemption, disabled, so another task may run this one on the
+	 * same CPU in the middle of a plain increment.
+	 */
 	if (v)
-		*v += 1; /* per-CPU slot: no other writer */
+		__sync_fetch_and_add(v, 1);
 }
 
 static __always_inline int is_udp(const struct bpf_sock_addr *ctx)
