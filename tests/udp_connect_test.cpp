@@ -238,6 +238,41 @@ TEST(UdpConnectxNetns, PlainReuseaddrSocketIsNeverOvershadowed) {
     });
 }
 
+TEST(UdpConnectxNetns, BoundDeviceSurvivesPortsGivenBackDuringTheSearch) {
+    CXTEST_REQUIRE_NETNS();
+    cxtest::run_in_netns([] {
+        // Half the ports are held toward dst by plain SO_REUSEADDR sockets: the search binds some
+        // of them, loses the lookup, gives them back (connect(AF_UNSPEC), which also clears the
+        // bound device) and must bind the device again before the next candidate.
+        fds plain, keep;
+        auto dst = dst_v4(0, kPort);
+        for (uint16_t p = 40000; p < 40064; p += 2) {
+            int fd = cxtest::udp_bound(v4(("127.0.0.1:" + std::to_string(p)).c_str()), true);
+            ASSERT_EQ(::connect(fd, dst.sa(), dst.size()), 0);
+            plain.add(fd);
+        }
+        unsigned lo = if_nametoindex("lo");
+        connectx_opts opts{};
+        opts.size = sizeof opts;
+        opts.ifindex = int(lo);
+        auto src = v4("127.0.0.1");
+        auto [n, err] = fill(AF_INET, [&](int fd, int) {
+            int e = udp_connectx(fd, &src, dst, &opts);
+            if (e == 0) {
+                int dev = 0;
+                socklen_t len = sizeof dev;
+                getsockopt(fd, SOL_SOCKET, SO_BINDTOIFINDEX, &dev, &len);
+                EXPECT_EQ(unsigned(dev), lo);
+                EXPECT_EQ(cxtest::local_port_of(fd) % 2, 1);
+            }
+            return e;
+        }, keep, 1000);
+        EXPECT_EQ(n, 32);
+        EXPECT_EQ(err, EAGAIN);
+        expect_no_duplicates();
+    });
+}
+
 TEST(UdpConnectxNetns, Ipv6SourceIpAndWildcardReachRange) {
     CXTEST_REQUIRE_NETNS();
     cxtest::run_in_netns([] {
