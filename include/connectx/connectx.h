@@ -107,9 +107,16 @@ struct connectx_opts {
  *   EINPROGRESS, ECONNREFUSED, ENETUNREACH, ETIMEDOUT, EINTR, EACCES, ... as connect(2).
  * Errors of the UDP conflict check, which fails closed (a port is never assumed free):
  *   EMFILE, ENFILE, ENOBUFS, ENOMEM  the netlink socket could not be created.
- *   EPROTONOSUPPORT  the kernel's udp_diag does not answer exact lookups in this namespace.
- *   EPROTO           a netlink reply was malformed, truncated or did not match the request.
- *   ETIMEDOUT        no netlink reply within the receive timeout.
+ *   EPERM            the socket lives in another network namespace than the calling thread and
+ *                    the library may not enter it (setns needs CAP_SYS_ADMIN) to open its netlink
+ *                    socket and sysctls there; also any errno of that ioctl(SIOCGSKNS)/setns.
+ *   EPROTONOSUPPORT  the kernel's udp_diag does not answer exact lookups in this namespace (an
+ *                    exact lookup of our own bound socket found nothing, and none ever had).
+ *   EPROTO           a netlink reply was malformed, truncated or did not match the request; or
+ *                    our own bound socket was not found where udp_diag had answered before.
+ *   ETIMEDOUT        no netlink reply within the receive timeout (1 s).
+ * A UDP port search (src port 0) on kernels before 6.3 (no IP_LOCAL_PORT_RANGE) cannot give back
+ * a port whose locked lookup was lost to a concurrent socket: it then fails with EADDRINUSE.
  */
 CONNECTX_API int connectx(int fd, const struct sockaddr *src, socklen_t src_len, const struct sockaddr *dst,
              socklen_t dst_len, const struct connectx_opts *opts);
