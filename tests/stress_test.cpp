@@ -351,7 +351,7 @@ TEST(StressTool, SocketsSpreadOverWorkersPastTheFileLimit) {
     json doc = run_json({"--ports", "12000", "-d", "2", "-t", "tcp-reuseaddr"});
     json row = by_technique(doc)["tcp-reuseaddr"];
     expect_ceiling(row, 24000, "EADDRNOTAVAIL", true);
-    EXPECT_GE(row["workers"].u(), 2u);
+    EXPECT_GE(row["holders"].u(), 2u);
 }
 
 TEST(StressTool, JsonSchemaIsStable) {
@@ -378,14 +378,14 @@ TEST(StressTool, JsonSchemaIsStable) {
               (std::set<std::string>{"technique", "protocol", "description", "status",
                                      "established", "limit", "errno", "errno_name",
                                      "shared_local_pairs", "local_pairs", "duplicate_tuples",
-                                     "diag_established", "diag_errno", "workers", "open_seconds",
+                                     "diag_established", "diag_errno", "holders", "open_seconds",
                                      "wall_seconds", "connects_per_second", "slab_delta_bytes",
                                      "kernel_bytes_per_connection", "message"}));
     EXPECT_EQ(row["protocol"].s, "tcp");
     EXPECT_EQ(row["description"].s, "connect(dst)");
     EXPECT_EQ(row["limit"].u(), 17u);
     EXPECT_EQ(row["errno"].n, EADDRNOTAVAIL);
-    EXPECT_EQ(row["workers"].u(), 1u);
+    EXPECT_EQ(row["holders"].u(), 1u);
     EXPECT_GT(row["open_seconds"].n, 0);
     EXPECT_GE(row["wall_seconds"].n, row["open_seconds"].n);
     EXPECT_GT(row["connects_per_second"].n, 0);

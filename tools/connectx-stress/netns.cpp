@@ -81,6 +81,64 @@ int add_address_v6(unsigned ifindex, const cx::address& a) {
     return rtnl_transact(nlh);
 }
 
+// rtm_type of the kernel's route to `a` (RTM_GETROUTE), in `type`. Returns 0 or an errno.
+int route_type(const cx::address& a, unsigned char& type) {
+    char buf[kNetlinkBuf];
+    nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+    nlh->nlmsg_type = RTM_GETROUTE;
+    auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));
+    rtm->rtm_family = AF_INET6;
+    rtm->rtm_dst_len = 128;
+    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(a.sa());
+    mnl_attr_put(nlh, RTA_DST, sizeof sin6->sin6_addr, &sin6->sin6_addr);
+
+    mnl_socket* nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+    if (!nl) return errno;
+    int e = 0;
+    auto seq = unsigned(time(nullptr));
+    nlh->nlmsg_seq = seq;
+    nlh->nlmsg_flags = NLM_F_REQUEST;
+    if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0 ||
+        mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+        e = errno;
+    } else {
+        ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof buf);
+        auto cb = [](const nlmsghdr* reply, void* out) {
+            if (reply->nlmsg_type != RTM_NEWROUTE ||
+                mnl_nlmsg_get_payload_len(reply) < sizeof(rtmsg))
+                return MNL_CB_ERROR;
+            *static_cast<unsigned char*>(out) =
+                static_cast<const rtmsg*>(mnl_nlmsg_get_payload(reply))->rtm_type;
+            return MNL_CB_OK;
+        };
+        if (n < 0)
+            e = errno;
+        else if (mnl_cb_run(buf, size_t(n), seq, mnl_socket_get_portid(nl), cb, &type) < 0)
+            e = errno ? errno : EPROTO;
+    }
+    mnl_socket_close(nl);
+    return e;
+}
+
+// IPv6 addresses added with IFA_F_NODAD are bound at once, but their local routes come a moment
+// later, from the kernel's address-configuration work. Meanwhile the prefix route already sends
+// packets to them out of lo as if they were remote: a TCP handshake started then is lost. Waits,
+// up to kRouteWaitMs, until the route to each address is RTN_LOCAL.
+constexpr int kRouteWaitMs = 5000;
+
+int wait_until_local(const std::vector<cx::address>& addrs) {
+    for (const auto& a : addrs) {
+        for (int waited = 0;; waited += 1) {
+            unsigned char type = RTN_UNSPEC;
+            int e = route_type(a, type);
+            if (e == 0 && type == RTN_LOCAL) break;
+            if ((e != 0 && e != ENETUNREACH) || waited >= kRouteWaitMs) return e ? e : ETIMEDOUT;
+            ::usleep(1000);
+        }
+    }
+    return 0;
+}
+
 }  // namespace
 
 int enter_private_netns(std::string& how) noexcept {
@@ -162,6 +220,12 @@ int set_up_netns(const config& cfg, int backlog, endpoints& ep, std::string& wha
                 what = "add " + d.ip_string() + " to lo";
                 return e;
             }
+        std::vector<cx::address> all = ep.destinations;
+        all.push_back(ep.source);
+        if (int e = wait_until_local(all)) {
+            what = "wait for the routes of the IPv6 addresses";
+            return e;
+        }
     }
     return 0;
 }

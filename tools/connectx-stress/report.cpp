@@ -142,7 +142,7 @@ void print_table(std::FILE* out, const config& cfg, const std::vector<scenario_r
         cols.push_back({"kernel B/conn", true, {}});
         cols.push_back({"open s", true, {}});
         cols.push_back({"wall s", true, {}});
-        cols.push_back({"workers", true, {}});
+        cols.push_back({"holders", true, {}});
     }
     for (const auto& r : results) {
         const technique_info& t = info(r.technique);
@@ -158,7 +158,7 @@ void print_table(std::FILE* out, const config& cfg, const std::vector<scenario_r
             cols[7].cells.push_back(c ? fixed(bytes_per_connection(r), 0) : "-");
             cols[8].cells.push_back(c ? fixed(r.open_seconds, 1) : "-");
             cols[9].cells.push_back(fixed(r.wall_seconds, 1));
-            cols[10].cells.push_back(std::to_string(r.workers));
+            cols[10].cells.push_back(std::to_string(r.holders));
         }
     }
     print_columns(out, cols);
@@ -225,9 +225,9 @@ void print_json(std::FILE* out, const config& cfg, const std::vector<scenario_re
                          static_cast<long long>(r.diag_established));
         std::fprintf(out, "\"diag_errno\": %d,\n", r.diag_error);
         std::fprintf(out,
-                     "     \"workers\": %u, \"open_seconds\": %.6f, \"wall_seconds\": %.6f, "
+                     "     \"holders\": %u, \"open_seconds\": %.6f, \"wall_seconds\": %.6f, "
                      "\"connects_per_second\": %.1f,\n",
-                     r.workers, r.open_seconds, r.wall_seconds, per_second(r));
+                     r.holders, r.open_seconds, r.wall_seconds, per_second(r));
         std::fprintf(out,
                      "     \"slab_delta_bytes\": %lld, \"kernel_bytes_per_connection\": %.1f, "
                      "\"message\": ",

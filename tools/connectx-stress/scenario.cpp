@@ -67,7 +67,7 @@ opener open_all(const config& cfg, technique_id t, const endpoints& ep, int rele
     }
     out.established = r.opened;
     out.open_seconds = r.seconds;
-    out.workers = r.holders;
+    out.holders = r.holders;
     out.error = r.error;
     switch (r.stop) {
         case open_stop::failure: out.stop = stop_reason::failure; break;

@@ -107,7 +107,7 @@ struct scenario_result {
     int64_t local_pairs = -1;        // distinct local (IP, port) among clients; -1 = no dump
     int shared_local_pairs = -1;     // 1 when a local pair served two destinations; -1 = no dump
     int diag_error = 0;              // errno of a failed dump
-    uint32_t workers = 0;            // processes that held the sockets
+    uint32_t holders = 0;            // processes that held the sockets
     double open_seconds = 0;         // time spent opening connections
     double wall_seconds = 0;         // the whole scenario: set up, open, check, tear down
     int64_t slab_delta_bytes = 0;    // /proc/meminfo Slab after opening minus before
