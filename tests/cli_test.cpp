@@ -18,6 +18,7 @@
 #include "cli_args.hpp"
 #include "exit_codes.hpp"
 #include "http_message.hpp"
+#include "socket_table.hpp"
 #include "support/cli_run.hpp"
 #include "support/cli_servers.hpp"
 #include "support/netns.hpp"
@@ -340,6 +341,31 @@ TEST(CliWriteOut, ExpandsVariablesEscapesAndReportsUnknownNames) {
               "000 [] 0");
 }
 
+TEST(CliSocketTable, FindsTheStateOfAnExactTupleInProcNetText) {
+    // Lines as the kernel prints them (little-endian words): 127.0.0.1:45001 -> 127.0.1.1:8080 in
+    // TIME_WAIT, and a listener on 0.0.0.0:2024.
+    const std::string v4 =
+        "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid\n"
+        "   0: 00000000:07E8 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0\n"
+        "   1: 0100007F:AFC9 0101007F:1F90 06 00000000:00000000 03:00001770 00000000     0\n";
+    auto local = *cx::address::parse("127.0.0.1:45001");
+    auto remote = *cx::address::parse("127.0.1.1:8080");
+    EXPECT_EQ(cxcli::find_socket_state(v4, local, remote), 6);
+    EXPECT_EQ(cxcli::find_socket_state(v4, remote, local), std::nullopt);
+    EXPECT_EQ(cxcli::find_socket_state(v4, *cx::address::parse("0.0.0.0:2024"),
+                                       *cx::address::parse("0.0.0.0:0")),
+              10);
+    const std::string v6 =
+        "  sl  local_address                         remote_address                        st\n"
+        "   0: B80D0120000000000000000001000000:AFC9 B80D0120000000000000000001000100:1F90 01\n";
+    EXPECT_EQ(cxcli::find_socket_state(v6, *cx::address::parse("[2001:db8::1]:45001"),
+                                       *cx::address::parse("[2001:db8::1:1]:8080")),
+              1);
+    EXPECT_EQ(cxcli::tcp_state_name(6), "TIME_WAIT");
+    EXPECT_EQ(cxcli::tcp_state_name(1), "ESTABLISHED");
+    EXPECT_EQ(cxcli::tcp_state_name(99), "state 99");
+}
+
 // ---------------------------------------------------------------------------------------------
 // The program, without touching any network: usage errors and early failures.
 
@@ -383,30 +409,56 @@ protected:
     void SetUp() override { CXTEST_REQUIRE_NETNS(); }
 };
 
-TEST_F(CliNetns, FixedLocalPortTwiceInARowWhileTheFirstIsInTimeWait) {
+TEST_F(CliNetns, FixedLocalPortTwiceInARowReusesTheTimeWaitTuple) {
     cxtest::run_in_netns([] {
         cxtest::http_server srv({dst_v4(0, kHttpPort)});
         const uint16_t sport = 45001;
         std::string url = http_url(dst_v4(0, srv.port()));
-        auto first =
-            cli({"--local-port", std::to_string(sport), "-w", "\n%{local_ip}:%{local_port}", url});
+        std::vector<std::string> args = {"--local-port", std::to_string(sport), "-w",
+                                         "\n%{local_ip}:%{local_port}", url};
+        auto first = cli(args);
         ASSERT_EQ(first.exit, 0) << describe(first);
         EXPECT_EQ(first.out, "hello\n\n127.0.0.1:45001");
         // The client closed first (keep-alive server): its end of the 4-tuple is in TIME_WAIT, and
         // a plain bind() of the port, as curl --local-port does it, is refused.
-        EXPECT_EQ(wait_tcp_state(sport, srv.port(), 6), 6) << "TIME_WAIT expected";
+        ASSERT_EQ(wait_tcp_state(sport, srv.port(), 6), 6) << "TIME_WAIT expected";
         auto plain = v4("127.0.0.1:45001");
         int fd = cxtest::socket_for(plain, SOCK_STREAM);
         EXPECT_EQ(::bind(fd, plain.sa(), plain.size()), -1);
         EXPECT_EQ(errno, EADDRINUSE);
         ::close(fd);
-        // tcp_tw_reuse (2: loopback) hands the 4-tuple over once a second has passed since the
-        // TIME_WAIT socket's last timestamp.
-        ::usleep(1'100'000);
-        auto second = cli({"--local-port", std::to_string(sport), "-w", "\n%{local_port}", url});
+        // At once: for a port the caller bound, connect() takes over a TIME_WAIT 4-tuple whose
+        // connection used TCP timestamps (tcp_twsk_unique() without a twp), whatever
+        // tcp_tw_reuse says; that sysctl governs only ports connect() picks by itself.
+        auto second = cli(args);
         ASSERT_EQ(second.exit, 0) << describe(second);
-        EXPECT_EQ(second.out, "hello\n\n45001");
-        EXPECT_EQ(srv.peers(), (std::vector<std::string>{"127.0.0.1:45001", "127.0.0.1:45001"}));
+        EXPECT_EQ(second.out, "hello\n\n127.0.0.1:45001");
+        ASSERT_EQ(wait_tcp_state(sport, srv.port(), 6), 6) << "TIME_WAIT expected";
+        ASSERT_EQ(cxtest::write_sysctl("net/ipv4/tcp_tw_reuse", "0"), 0);
+        auto third = cli(args);
+        ASSERT_EQ(third.exit, 0) << describe(third);
+        EXPECT_EQ(srv.peers(), std::vector<std::string>(3, "127.0.0.1:45001"));
+    });
+}
+
+TEST_F(CliNetns, FixedLocalPortOverTimeWaitWithoutTimestampsNamesTheTuple) {
+    cxtest::run_in_netns([] {
+        // Without TCP timestamps the kernel refuses to take over the TIME_WAIT 4-tuple.
+        ASSERT_EQ(cxtest::write_sysctl("net/ipv4/tcp_timestamps", "0"), 0);
+        cxtest::http_server srv({dst_v4(0, kHttpPort)});
+        auto dst = dst_v4(0, srv.port());
+        auto first = cli({"--local-port", "45010", "-o", "/dev/null", http_url(dst)});
+        ASSERT_EQ(first.exit, 0) << describe(first);
+        ASSERT_EQ(wait_tcp_state(45010, srv.port(), 6), 6) << "TIME_WAIT expected";
+        auto again = cli({"--local-port", "45010", "-o", "/dev/null", http_url(dst)});
+        EXPECT_EQ(again.exit, 45) << describe(again);
+        EXPECT_CONTAINS(again.err, "4-tuple 127.0.0.1:45010 -> " + dst.to_string() +
+                                       " is already in use (TIME_WAIT");
+        // A range moves on to the next port instead.
+        auto range = cli({"--local-port", "45010-45011", "-o", "/dev/null", "-w", "%{local_port}",
+                          http_url(dst)});
+        EXPECT_EQ(range.exit, 0) << describe(range);
+        EXPECT_EQ(range.out, "45011");
     });
 }
 
@@ -417,7 +469,8 @@ TEST_F(CliNetns, FixedLocalPortWithTheTupleEstablishedFailsNamingTheTuple) {
         int held = hold_connection(v4("127.0.0.1:45002"), dst);
         auto r = cli({"--local-port", "45002", http_url(dst)});
         EXPECT_EQ(r.exit, 45) << describe(r);
-        EXPECT_CONTAINS(r.err, ("4-tuple 127.0.0.1:45002 -> " + dst.to_string()));
+        EXPECT_CONTAINS(r.err, "4-tuple 127.0.0.1:45002 -> " + dst.to_string() +
+                                   " is already in use (ESTABLISHED)");
         EXPECT_EQ(r.out, "");
         // Same source port toward another destination: another 4-tuple, free.
         auto other = cli({"--local-port", "45002", "-w", "%{local_port}", "-o", "/dev/null",

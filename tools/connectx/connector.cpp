@@ -11,6 +11,7 @@
 
 #include "exit_codes.hpp"
 #include "resolve.hpp"
+#include "socket_table.hpp"
 
 namespace cxcli {
 namespace {
@@ -133,6 +134,20 @@ cx::address source_ip_for(const connect_request& req, const cx::address& dst) {
     return wildcard(dst.family());
 }
 
+// What holds the 4-tuple, from the kernel's socket table: " (TIME_WAIT...)", or "".
+std::string holder_text(const connect_request& req, const cx::address& dst) {
+    cx::address local = source_ip_for(req, dst);
+    local.set_port(req.source.port);
+    auto state = socket_state(req.socktype, local, dst);
+    if (!state) return {};
+    if (req.socktype == SOCK_DGRAM) return " (by a connected socket)";
+    std::string text = " (" + tcp_state_name(*state);
+    // For a port bound by the caller, the kernel takes over a TIME_WAIT 4-tuple whenever the old
+    // connection carried TCP timestamps (tcp_tw_reuse only governs ports connect() picks itself).
+    if (*state == 6) text += ", which a fixed port may reuse only if it had TCP timestamps";
+    return text + ")";
+}
+
 bool is_local_failure(int err) {
     return err == EADDRNOTAVAIL || err == EADDRINUSE || err == ENODEV || err == EAGAIN;
 }
@@ -169,7 +184,7 @@ void describe_failure(const connect_request& req, const cx::address& dst, const 
                   " (a listening socket, or one without SO_REUSEADDR, holds it)";
         } else if (s.port) {
             msg = "4-tuple " + tuple_text(source_ip_for(req, dst), s.port, dst) +
-                  " is already in use: " + why;
+                  " is already in use" + holder_text(req, dst) + ": " + why;
         } else {
             msg = "cannot use the source toward " + dst.to_string() + ": " + why;
         }
