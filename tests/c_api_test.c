@@ -1,5 +1,6 @@
 /* c_api_test.c - connectx.h compiles as C99 and its bad-input errors reach a C caller. */
 #include <connectx/connectx.h>
+#include <connectx/guard.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -56,6 +57,10 @@ int main(void) {
 
     CHECK(strcmp(connectx_technique_name(CONNECTX_TECH_UDP_LOCK), "udp-lock") == 0);
     CHECK(strcmp(connectx_technique_name(999), "unknown") == 0);
+    /* guard.h is C99 too; a NULL cgroup path is EINVAL whether or not BPF was built. */
+    errno = 0;
+    CHECK(connectx_guard_detach(NULL, NULL) == -1);
+    CHECK(errno == EINVAL || errno == ENOTSUP);
     if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
     else printf("c_api_test: all checks passed\n");
     return failures ? 1 : 0;
