@@ -144,7 +144,8 @@ std::string holder_text(const connect_request& req, const cx::address& dst) {
     std::string text = " (" + tcp_state_name(*state);
     // For a port bound by the caller, the kernel takes over a TIME_WAIT 4-tuple whenever the old
     // connection carried TCP timestamps (tcp_tw_reuse only governs ports connect() picks itself).
-    if (*state == 6) text += ", which a fixed port may reuse only if it had TCP timestamps";
+    if (*state == kTcpTimeWait)
+        text += ", which a fixed port may reuse only if it had TCP timestamps";
     return text + ")";
 }
 
@@ -170,15 +171,18 @@ void describe_failure(const connect_request& req, const cx::address& dst, const 
         exit = exit_interface;
         if (s.ip && err == EADDRNOTAVAIL && !is_local_address(*s.ip)) {
             msg = "source address " + s.ip->ip_string() + " is not an address of this host";
-        } else if (s.ifindex && err == EADDRNOTAVAIL && r.conn.technique == CONNECTX_TECH_NONE) {
-            msg = "source address " + (s.ip ? s.ip->ip_string() : std::string("?")) +
-                  " is not on interface " + s.ifname;
+        } else if (s.ip && s.ifindex && err == EADDRNOTAVAIL &&
+                   r.conn.technique == CONNECTX_TECH_NONE) {  // refused before any side effect
+            msg = "source address " + s.ip->ip_string() + " is not on interface " + s.ifname;
         } else if (err == ENODEV) {
             msg = "interface " + s.ifname + " does not exist";
-        } else if (s.range && (err == EADDRNOTAVAIL || err == EAGAIN)) {
-            msg = "no free source port in " + std::to_string(s.range->lo) + "-" +
-                  std::to_string(s.range->hi) + " toward " + dst.to_string() + " (" +
-                  std::to_string(r.conn.attempts) + " tried): " + why;
+        } else if ((s.range && err == EADDRNOTAVAIL) || (udp && err == EAGAIN)) {
+            msg = "no free source port";
+            if (s.range)
+                msg += " in " + std::to_string(s.range->lo) + "-" + std::to_string(s.range->hi);
+            msg += " toward " + dst.to_string();
+            if (r.conn.attempts) msg += " (" + std::to_string(r.conn.attempts) + " tried)";
+            msg += ": " + why;
         } else if (!udp && err == EADDRINUSE) {
             msg = "cannot bind source port " + std::to_string(s.port) + ": " + why +
                   " (a listening socket, or one without SO_REUSEADDR, holds it)";

@@ -17,6 +17,8 @@ std::optional<int> find_socket_state(std::string_view table, const cx::address& 
 // The table of this namespace for `socktype` (SOCK_STREAM, SOCK_DGRAM) and the tuple's family.
 std::optional<int> socket_state(int socktype, const cx::address& local, const cx::address& remote);
 
+constexpr int kTcpTimeWait = 6;  // the kernel's TCP_TIME_WAIT
+
 // "ESTABLISHED", "TIME_WAIT", ... for a TCP state number; "state N" for others.
 std::string tcp_state_name(int state);
 
