@@ -71,6 +71,49 @@ int usage_error(const std::string& why) {
     return exit_usage;
 }
 
+// The source options as a connect-time spec; an error text when the interface does not exist.
+std::string source_from(const cli_args& a, source_spec& src) {
+    src.ip = a.source_ip;
+    src.port = a.source_port;
+    if (a.local_port) {
+        if (a.local_port->lo == a.local_port->hi)
+            src.port = a.local_port->lo;
+        else
+            src.range = a.local_port;
+    }
+    if (!a.interface_name.empty()) {
+        src.ifname = a.interface_name;
+        src.ifindex = interface_index(a.interface_name);
+        if (!src.ifindex) return "interface " + a.interface_name + " does not exist";
+    }
+    return {};
+}
+
+// The HTTP exchange or the tcp/udp pump over the connected socket.
+transfer_result transfer(const cli_args& a, const url& u, int sock, int out_fd,
+                         const deadline& max_time, clock::time_point start) {
+    if (u.scheme == scheme::http) {
+        http_options h;
+        h.request.method = !a.method.empty() ? a.method : a.head ? "HEAD" : a.data ? "POST" : "GET";
+        h.request.target = u.target;
+        h.request.host = host_header(u);
+        h.request.user_agent =
+            a.user_agent.empty() ? std::string("connectx/") + kVersion : a.user_agent;
+        h.request.headers = a.headers;
+        h.request.body = a.data ? &*a.data : nullptr;
+        h.include_head = a.include || a.head;
+        h.fail_on_error = a.fail;
+        h.verbose = a.verbose;
+        return http_transfer(sock, h, out_fd, max_time, start);
+    }
+    stream_options o;
+    o.udp = u.scheme == scheme::udp;
+    o.data = a.data ? &*a.data : nullptr;
+    o.idle_timeout = a.idle_timeout ? *a.idle_timeout : o.udp ? kDefaultUdpIdle : 0;
+    o.verbose = a.verbose;
+    return stream_transfer(sock, o, out_fd, max_time, start);
+}
+
 int run(int argc, char** argv) {
     run_state s;
     parse_outcome parsed = parse_args(std::vector<std::string>(argv + 1, argv + argc));
@@ -100,20 +143,7 @@ int run(int argc, char** argv) {
         return finish(s, exit_read, "cannot read " + file + ": " + std::strerror(e));
 
     source_spec src;
-    src.ip = a.source_ip;
-    src.port = a.source_port;
-    if (a.local_port) {
-        if (a.local_port->lo == a.local_port->hi)
-            src.port = a.local_port->lo;
-        else
-            src.range = a.local_port;
-    }
-    if (!a.interface_name.empty()) {
-        src.ifname = a.interface_name;
-        src.ifindex = interface_index(a.interface_name);
-        if (!src.ifindex)
-            return finish(s, exit_interface, "interface " + a.interface_name + " does not exist");
-    }
+    if (std::string why = source_from(a, src); !why.empty()) return finish(s, exit_interface, why);
 
     int socktype = u.url.scheme == scheme::udp ? SOCK_DGRAM : SOCK_STREAM;
     // Not narrowed to the source's family: an address of the wrong family is then reported as
@@ -152,28 +182,7 @@ int run(int argc, char** argv) {
         out_fd = out_file.get();
     }
 
-    transfer_result t;
-    if (http) {
-        http_options h;
-        h.request.method = !a.method.empty() ? a.method : a.head ? "HEAD" : a.data ? "POST" : "GET";
-        h.request.target = u.url.target;
-        h.request.host = host_header(u.url);
-        h.request.user_agent =
-            a.user_agent.empty() ? std::string("connectx/") + kVersion : a.user_agent;
-        h.request.headers = a.headers;
-        h.request.body = a.data ? &*a.data : nullptr;
-        h.include_head = a.include || a.head;
-        h.fail_on_error = a.fail;
-        h.verbose = a.verbose;
-        t = http_transfer(c.conn.fd.get(), h, out_fd, max_time, s.start);
-    } else {
-        stream_options o;
-        o.udp = socktype == SOCK_DGRAM;
-        o.data = a.data ? &*a.data : nullptr;
-        o.idle_timeout = a.idle_timeout ? *a.idle_timeout : o.udp ? kDefaultUdpIdle : 0;
-        o.verbose = a.verbose;
-        t = stream_transfer(c.conn.fd.get(), o, out_fd, max_time, s.start);
-    }
+    transfer_result t = transfer(a, u.url, c.conn.fd.get(), out_fd, max_time, s.start);
     s.report.http_code = t.http_code;
     s.report.size_download = t.received;
     s.report.size_upload = t.sent;
