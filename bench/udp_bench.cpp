@@ -3,6 +3,7 @@
 // namespace of its own (needs root or user namespaces): lo up, ip_local_port_range 30000-39999.
 //
 //   BM_PlainUdpConnect          socket + connect + close (the kernel picks everything)
+//   BM_BareLockSequence         the lock's bare syscalls with one lookup (the floor)
 //   BM_ConnectxSourceIp         socket + connectx(src IP, dst) + close
 //   BM_ConnectxWildcard         socket + connectx(NULL, dst) + close (route lookup too)
 //   BM_ConnectxExplicitPort     socket + connectx(src IP:port, dst) + close
@@ -12,6 +13,7 @@
 // Counters: allocs_per_call counts malloc/calloc/realloc/operator new calls in the timed loop
 // (steady state must be 0); lookups_per_call from connectx_result.
 #include <benchmark/benchmark.h>
+#include <linux/netlink.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <sys/socket.h>
@@ -26,6 +28,7 @@
 #include <new>
 #include <vector>
 
+#include "netns_cache.hpp"
 #include "sock_diag.hpp"
 #include "support/netns.hpp"
 #include "support/rtnl.hpp"
@@ -74,6 +77,47 @@ void BM_PlainUdpConnect(benchmark::State& state) {
         benchmark::Counter(double(g_allocs.load() - allocs0), benchmark::Counter::kAvgIterations);
 }
 BENCHMARK(BM_PlainUdpConnect);
+
+// The floor: the lock's bare syscall sequence with one lookup and nothing else (no validation, no
+// search, no sysctls, no reply checks): socket, SO_COOKIE, SO_REUSEADDR=1, bind(ip:port),
+// SO_REUSEADDR=0, netlink send+recv, connect, SO_REUSEADDR=1, close.
+void BM_BareLockSequence(benchmark::State& state) {
+    auto d = dst();
+    cx::detail::nl_socket nl;
+    if (cx::detail::nl_open(NETLINK_SOCK_DIAG, nl) != 0) {
+        state.SkipWithError("netlink");
+        return;
+    }
+    auto src = src_ip();
+    cx::detail::diag_tuple t;
+    t.family = AF_INET;
+    std::memcpy(t.local, &reinterpret_cast<const sockaddr_in*>(src.sa())->sin_addr, 4);
+    std::memcpy(t.remote, &reinterpret_cast<const sockaddr_in*>(d.sa())->sin_addr, 4);
+    t.remote_port = d.port();
+    uint16_t port = kRangeLo;
+    alignas(4) uint8_t req[cx::detail::kSockDiagRequestSize], reply[1024];
+    for (auto _ : state) {
+        port = port == kRangeHi ? kRangeLo : uint16_t(port + 1);
+        src.set_port(port);
+        t.local_port = port;
+        int fd = udp_socket();
+        uint64_t cookie;
+        socklen_t len = sizeof cookie;
+        int one = 1, zero = 0;
+        getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len);
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        ::bind(fd, src.sa(), src.size());
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &zero, sizeof zero);
+        size_t n = cx::detail::sock_diag_build_lookup(req, sizeof req, ++nl.seq, IPPROTO_UDP, t);
+        ::send(nl.fd, req, n, 0);
+        ::recv(nl.fd, reply, sizeof reply, 0);
+        ::connect(fd, d.sa(), d.size());
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        ::close(fd);
+    }
+    ::close(nl.fd);
+}
+BENCHMARK(BM_BareLockSequence);
 
 // socket + connectx(src, dst) + close; src may be null.
 void run_connectx(benchmark::State& state, const cx::address* src) {

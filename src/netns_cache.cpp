@@ -274,11 +274,15 @@ int netns_state::refresh_sysctls() noexcept {
     if (int e = read_whole(range_fd_, range_buf, sizeof range_buf, range_len)) return e;
     try {
         if (reserved_buf.empty()) reserved_buf.resize(4096);
+        // procfs allocates and zeroes a kernel buffer of the size asked for: ask for little first
+        // (the list is usually empty or short) and for more only when that was not enough.
+        size_t ask = 256;
         for (;;) {
-            int e = read_whole(reserved_fd_, reserved_buf.data(), reserved_buf.size(), reserved_len);
+            int e = read_whole(reserved_fd_, reserved_buf.data(), ask, reserved_len);
             if (e == 0) break;
-            if (e != EOVERFLOW || reserved_buf.size() >= (1u << 20)) return e;
-            reserved_buf.resize(reserved_buf.size() * 4);
+            if (e != EOVERFLOW || ask >= (1u << 20)) return e;
+            ask *= 4;
+            if (reserved_buf.size() < ask) reserved_buf.resize(ask);
         }
     } catch (const std::bad_alloc&) {
         return ENOMEM;

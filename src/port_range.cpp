@@ -111,20 +111,17 @@ bool reserved_ports::parse(std::string_view text) noexcept {
 }
 
 int read_whole(int fd, char* buf, size_t cap, size_t& len) noexcept {
+    // One pread from offset 0, never a second one further on: procfs bitmap sysctls such as
+    // ip_local_reserved_ports answer a read at a non-zero offset with EOF, so a long list read
+    // in pieces would silently lose its tail. A buffer filled to the brim may be cut short.
     len = 0;
-    for (;;) {
-        if (len + 1 >= cap) return EOVERFLOW;
-        ssize_t n = ::pread(fd, buf + len, cap - 1 - len, off_t(len));
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return errno;
-        }
-        if (n == 0) break;
-        len += size_t(n);
-        // A short read is the end: sysctl and regular files return all they have, so this
-        // saves the second pread that would only confirm EOF (this runs on every UDP call).
-        if (size_t(n) < cap - 1 - (len - size_t(n))) break;
+    if (cap < 2) return EOVERFLOW;
+    ssize_t n;
+    while ((n = ::pread(fd, buf, cap - 1, 0)) < 0 && errno == EINTR) {
     }
+    if (n < 0) return errno;
+    if (size_t(n) == cap - 1) return EOVERFLOW;
+    len = size_t(n);
     buf[len] = '\0';
     return 0;
 }

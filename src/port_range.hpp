@@ -50,8 +50,9 @@ private:
 inline constexpr const char* kPortRangePath = "/sys/net/ipv4/ip_local_port_range";
 inline constexpr const char* kReservedPortsPath = "/sys/net/ipv4/ip_local_reserved_ports";
 
-// pread()s the whole of `fd` from offset 0 into buf (NUL-terminated). Returns 0 or an errno;
-// EOVERFLOW when the content does not fit.
+// pread()s the whole of `fd` from offset 0 into buf (NUL-terminated), in one read: procfs bitmap
+// sysctls return EOF to reads at other offsets. Returns 0 or an errno; EOVERFLOW when the content
+// fills the buffer (it may not all fit: retry with a larger one).
 int read_whole(int fd, char* buf, size_t cap, size_t& len) noexcept;
 
 // Reads the calling thread's namespace's ip_local_port_range (/proc shows the opener's

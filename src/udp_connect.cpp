@@ -197,7 +197,8 @@ int connect_explicit(udp_call& c) {
     diag_answer pre;
     if (int e = lookup(c, port, pre)) return e;
     if (pre.cookie) return EADDRINUSE;
-    if (int e = set_reuse(c, 1)) return e;
+    if (!c.prev_reuse)
+        if (int e = set_reuse(c, 1)) return e;
     if (int e = sys::bind(c.fd(), c.src.sa(), c.src.size())) {
         set_reuse(c, c.prev_reuse);
         return e;
@@ -331,7 +332,8 @@ int connect_search(udp_call& c) {
     key.family = uint16_t(c.family());
     key.ifindex = c.ifindex;
 
-    if (int e2 = set_reuse(c, 1)) return e2;
+    if (!c.prev_reuse)
+        if (int e2 = set_reuse(c, 1)) return e2;
     auto fail = [&](int err) {
         undo_search(c, lpr, prev_lpr);
         return err;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <string>
 #include <thread>
 
 #include "support/netns.hpp"
@@ -100,6 +101,40 @@ TEST(NetnsRegistry, SysctlChangesSeenByTheNextRefreshWithoutReopening) {
         std::lock_guard lock(r->mu);
         EXPECT_EQ(r->range, (port_span{41000, 41999}));
         EXPECT_EQ(r->reserved.count({41000, 41999}), 11u);
+        ::close(s);
+    });
+}
+
+TEST(NetnsRegistry, LongReservedListIsReadWhole) {
+    CXTEST_REQUIRE_NETNS();
+    cxtest::run_in_netns([] {
+        // ~30 KB of text: past the first small read and the first buffer size.
+        // The kernel takes at most a page per write(); later writes on the same open file add
+        // to the set, so the list goes in chunks that end at a comma.
+        int w = ::open("/proc/sys/net/ipv4/ip_local_reserved_ports", O_WRONLY | O_CLOEXEC);
+        ASSERT_GE(w, 0);
+        std::string chunk;
+        for (int p = 40000; p < 50000; p += 2) {
+            chunk += std::to_string(p) + ",";
+            if (chunk.size() > 3000 || p == 49998) {
+                ASSERT_EQ(::write(w, chunk.data(), chunk.size()), ssize_t(chunk.size()));
+                chunk.clear();
+            }
+        }
+        ::close(w);
+        int s = udp();
+        netns_ref r;
+        ASSERT_EQ(netns_for_socket(s, r), 0);
+        ASSERT_EQ(r->refresh_sysctls(), 0);
+        {
+            std::lock_guard lock(r->mu);
+            EXPECT_EQ(r->reserved.count({40000, 49999}), 5000u);
+            EXPECT_TRUE(r->reserved.test(49998));
+        }
+        ASSERT_EQ(cxtest::write_sysctl("net/ipv4/ip_local_reserved_ports", ""), 0);
+        ASSERT_EQ(r->refresh_sysctls(), 0);
+        std::lock_guard lock(r->mu);
+        EXPECT_TRUE(r->reserved.empty());
         ::close(s);
     });
 }
