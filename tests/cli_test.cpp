@@ -655,6 +655,26 @@ TEST_F(CliNetns, Ipv6SourceAddressAndPortPinned) {
     });
 }
 
+TEST_F(CliNetns, LinkLocalDestinationWithZoneAndInterface) {
+    cxtest::netns_options opt;
+    opt.dummy = true;  // dummy0 with fe80::1 and fe80::2
+    cxtest::run_in_netns(opt, [] {
+        cxtest::http_server srv({v4("[fe80::2%dummy0]:8080")});
+        auto r = cli({"--interface", "dummy0", "--local-port", "45011", "-w",
+                      "\n%{local_port} %{remote_ip}", "http://[fe80::2%25dummy0]:8080/"});
+        ASSERT_EQ(r.exit, 0) << describe(r);
+        EXPECT_EQ(r.out, "hello\n\n45011 fe80::2%dummy0");
+        // Without a zone the address names no link: --interface gives it one, else exit 3.
+        auto by_interface = cli({"--interface", "dummy0", "-o", "/dev/null", "-w", "%{remote_ip}",
+                                 "http://[fe80::2]:8080/"});
+        EXPECT_EQ(by_interface.exit, 0) << describe(by_interface);
+        EXPECT_EQ(by_interface.out, "fe80::2%dummy0");
+        auto nozone = cli({"http://[fe80::2]:8080/"});
+        EXPECT_EQ(nozone.exit, 3) << describe(nozone);
+        EXPECT_CONTAINS(nozone.err, "link-local address fe80::2 needs a zone");
+    });
+}
+
 TEST_F(CliNetns, InterfaceByNameOrAddress) {
     cxtest::run_in_netns([] {
         cxtest::http_server srv({dst_v4(0, kHttpPort)});

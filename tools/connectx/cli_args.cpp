@@ -372,15 +372,16 @@ Output and time limits:
   -V, --version             version
 
 Exit status (curl's numbers where the meaning is the same):
-   0 success                         22 HTTP status >= 400 with -f
-   1 unsupported URL scheme          23 could not write the output
-   2 bad command line                26 could not read -d @FILE or standard input
-   3 malformed URL                   28 timeout (--connect-timeout, -m, kernel)
-   6 could not resolve the host      45 the source could not be used: interface, address,
-   7 failed to connect (refused,        port, 4-tuple or range taken, UDP conflict check
-     unreachable, ...)               52 the server closed without replying
-   8 malformed HTTP response         55 send failure
-  18 body shorter than announced     56 receive failure
+   0 success                          22 HTTP status >= 400 with -f
+   1 unsupported URL scheme           23 could not write the output
+   2 bad command line                 26 could not read -d @FILE or standard input
+   3 malformed URL; link-local        28 timeout (--connect-timeout, -m, kernel)
+     address without a zone           45 the source could not be used: interface, address,
+   6 could not resolve the host          port, 4-tuple or range taken, UDP conflict check
+   7 failed to connect (refused,      52 the server closed without replying
+     unreachable, ...)                55 send failure
+   8 malformed HTTP response          56 receive failure
+  18 body shorter than announced
 )";
 }
 

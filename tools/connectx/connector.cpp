@@ -230,7 +230,19 @@ connect_outcome open_connection(const connect_request& req) {
     connect_outcome out;
     if (req.verbose && req.source.any()) trace_source(req.source);
     bool tried_any = false;
-    for (const cx::address& dst : req.candidates) {
+    for (cx::address dst : req.candidates) {
+        // A link-local address means nothing without its link: --interface names it, as
+        // ping -I does; otherwise say so rather than pass on the library's EINVAL.
+        if (dst.is_link_local() && dst.scope_id() == 0) {
+            if (!req.source.ifindex) {
+                out.exit = exit_url_malformed;
+                out.error = "link-local address " + dst.ip_string() + " needs a zone: [" +
+                            dst.ip_string() + "%25IFNAME] or --interface IFNAME";
+                tried_any = true;
+                continue;
+            }
+            reinterpret_cast<sockaddr_in6*>(dst.sa())->sin6_scope_id = uint32_t(req.source.ifindex);
+        }
         if (req.source.ip && req.source.ip->family() != dst.family()) {
             if (req.verbose)
                 trace_line("* ", "Skipping " + dst.ip_string() + ": not the family of source " +
