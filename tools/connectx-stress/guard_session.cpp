@@ -41,6 +41,14 @@ std::string cgroup2_mount() {
     return {};
 }
 
+std::string leftover_name(pid_t pid) { return "connectx-stress." + std::to_string(pid); }
+
+}  // namespace
+
+#ifdef CXSTRESS_HAVE_GUARD_API
+
+namespace {
+
 // This process's cgroup v2 path relative to the hierarchy's root ("0::/path").
 std::string own_cgroup() {
     std::ifstream in("/proc/self/cgroup");
@@ -49,8 +57,6 @@ std::string own_cgroup() {
         if (line.rfind("0::", 0) == 0) return line.substr(3);
     return {};
 }
-
-std::string leftover_name(pid_t pid) { return "connectx-stress." + std::to_string(pid); }
 
 int write_pid(const std::string& procs_file) {
     int fd = ::open(procs_file.c_str(), O_WRONLY | O_CLOEXEC);
@@ -62,8 +68,6 @@ int write_pid(const std::string& procs_file) {
 }
 
 }  // namespace
-
-#ifdef CXSTRESS_HAVE_GUARD_API
 
 int guard_session::start(std::string& what) {
     if (!connectx_guard_available()) {
@@ -121,8 +125,11 @@ guard_session::~guard_session() = default;
 void remove_leftover_guard_cgroup(pid_t pid) {
     std::string mount = cgroup2_mount();
     if (mount.empty()) return;
-    // Only our own name; rmdir fails, harmlessly, unless it exists and is empty.
-    ::rmdir((mount + "/" + leftover_name(pid)).c_str());
+    // Only our own name; rmdir fails, harmlessly, unless it exists. Killed processes leave the
+    // cgroup a moment after they die (EBUSY until then).
+    std::string dir = mount + "/" + leftover_name(pid);
+    for (int tries = 0; ::rmdir(dir.c_str()) < 0 && errno == EBUSY && tries < 100; ++tries)
+        ::usleep(10 * 1000);
 }
 
 }  // namespace cxstress

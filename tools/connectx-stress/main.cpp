@@ -82,6 +82,7 @@ scenario_result run_one(const config& cfg, technique_id t, shared_state& shm, in
     scenario_result r = shm.results[slot];
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         r.stop = stop_reason::crashed;
+        r.established = shm.progress[slot].load();  // opened before the end, as far as known
         if (g_interrupted)
             std::snprintf(r.message, sizeof r.message, "interrupted");
         else if (killed)

@@ -141,7 +141,7 @@ int wait_until_local(const std::vector<cx::address>& addrs) {
 
 }  // namespace
 
-int enter_private_netns(std::string& how) noexcept {
+int enter_private_netns(std::string& how) {
     if (::unshare(CLONE_NEWNET) == 0) {
         how = "root";
         return 0;
@@ -158,7 +158,7 @@ int enter_private_netns(std::string& how) noexcept {
     return 0;
 }
 
-int write_sysctl(const char* rel, const std::string& value) noexcept {
+int write_sysctl(const char* rel, const std::string& value) {
     return write_file((std::string("/proc/sys/") + rel).c_str(), value);
 }
 
@@ -183,7 +183,7 @@ cx::address destination_address(int family, int index) noexcept {
     return a;
 }
 
-int set_up_netns(const config& cfg, int backlog, endpoints& ep, std::string& what) noexcept {
+int set_up_netns(const config& cfg, int backlog, endpoints& ep, std::string& what) {
     unsigned lo = ::if_nametoindex("lo");
     if (!lo) {
         what = "no loopback interface";

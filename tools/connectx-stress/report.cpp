@@ -171,7 +171,9 @@ void print_table(std::FILE* out, const config& cfg, const std::vector<scenario_r
         else if (has_counts(r) && r.duplicate_tuples < 0 && r.diag_error)
             note = std::string("SOCK_DIAG dump failed: ") + std::strerror(r.diag_error);
         else if (r.duplicate_tuples > 0)
-            note = "connected sockets share a 4-tuple: the older ones receive nothing";
+            note = grouped(uint64_t(r.duplicate_tuples)) +
+                   " sockets share their 4-tuple with another: only the newest on a 4-tuple "
+                   "receives its traffic";
         if (note.empty()) continue;
         std::fprintf(out, "%s%s: %s\n", first ? "\n" : "", info(r.technique).name, note.c_str());
         first = false;

@@ -31,6 +31,14 @@ constexpr technique_info kTechniques[kTechniqueCount] = {
      "connectx(src, dst) under the BPF guard"},
 };
 
+// info() indexes the table by id.
+constexpr bool table_in_id_order() {
+    for (int i = 0; i < kTechniqueCount; ++i)
+        if (int(kTechniques[i].id) != i) return false;
+    return true;
+}
+static_assert(table_in_id_order());
+
 // A blocking TCP connect() on loopback completes at once unless the listener's accept queue is
 // full, when the SYN is dropped and retried for minutes. Bound that wait: connect() then fails
 // with EINPROGRESS, which the report shows as the failure.
