@@ -757,7 +757,7 @@ TEST_F(CliNetns, UdpEchoWithAPinnedPortTwiceInARow) {
         cxtest::echo_server echo(dst_v4(0, kEchoPort), SOCK_DGRAM);
         std::string url = "udp://127.0.1.1:" + std::to_string(echo.port());
         for (int run = 0; run < 2; ++run) {
-            auto r = cli({"-v", "--local-port", "45008", "--idle-timeout", "0.3", "-d", "ping",
+            auto r = cli({"-v", "--local-port", "45008", "--idle-timeout", "1.5", "-d", "ping",
                           "-w", "|%{local_ip}:%{local_port} %{technique}", url});
             ASSERT_EQ(r.exit, 0) << "run " << run << "\n" << describe(r);
             EXPECT_EQ(r.out, "ping|127.0.0.1:45008 udp-lock");
@@ -765,12 +765,12 @@ TEST_F(CliNetns, UdpEchoWithAPinnedPortTwiceInARow) {
         }
         EXPECT_EQ(echo.datagrams(), 2);
         // Standard input: the echo of everything comes back, then the idle timeout ends the run.
-        auto in = cli({"--idle-timeout", "0.3", url}, "line one\nline two\n");
+        auto in = cli({"--idle-timeout", "1.5", url}, "line one\nline two\n");
         EXPECT_EQ(in.exit, 0) << describe(in);
         EXPECT_EQ(in.out, "line one\nline two\n");
         // A range, and IPv6.
         cxtest::echo_server echo6(dst_v6(0, kEchoPort), SOCK_DGRAM);
-        auto r6 = cli({"--local-port", "40020-40029", "--idle-timeout", "0.3", "-d", "v6", "-w",
+        auto r6 = cli({"--local-port", "40020-40029", "--idle-timeout", "1.5", "-d", "v6", "-w",
                        "|%{local_port}", "udp://[2001:db8::1:1]:" + std::to_string(echo6.port())});
         EXPECT_EQ(r6.exit, 0) << describe(r6);
         ASSERT_EQ(r6.out.substr(0, 3), "v6|") << describe(r6);
