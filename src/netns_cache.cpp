@@ -335,6 +335,8 @@ port_hint* netns_state::hint(const port_hint_key& key) noexcept {
     std::memset(victim->blocked.get(), 0, port_hint::kWords * sizeof(uint64_t));
     victim->key = key;
     victim->claimed = true;
+    victim->dumped_at = 0;
+    victim->picks = 0;
     victim->last_use = tick_;
     return victim;
 }

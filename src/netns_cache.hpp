@@ -79,6 +79,8 @@ struct port_hint {
     static constexpr size_t kWords = 65536 / 64;
     port_hint_key key;
     uint64_t last_use = 0;
+    uint64_t dumped_at = 0;  // CLOCK_MONOTONIC ms of the last dump into `taken`, 0 = never
+    uint32_t picks = 0;      // ports claimed since `taken` was last refreshed or reset
     bool claimed = false;
     std::unique_ptr<uint64_t[]> taken;    // kWords, set = believed taken toward key
     std::unique_ptr<uint64_t[]> blocked;  // kWords, set = bind() failed recently

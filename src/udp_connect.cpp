@@ -25,6 +25,7 @@
 #include <bit>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 #include "netns_cache.hpp"
 #include "port_range.hpp"
@@ -43,6 +44,12 @@ namespace {
 // Lost lookups in a row after which the hint is refreshed by a dump: a miss or two is another
 // process being quick; more means the hint is stale.
 constexpr int kMissesBeforeDump = 2;
+// A dump costs a walk of every UDP socket of the host (the hash is shared by all namespaces), so
+// one destination's hint is refreshed at most this often; in between, a range the last dump saw
+// full answers EAGAIN from the hint, and a stale hint is corrected by exact lookups.
+constexpr uint64_t kDumpEveryMs = 100;
+// Misses allowed, between two dumps, when the last dump saw the range full.
+constexpr int kProbesAfterFullDump = 16;
 
 const uint8_t* ip_bytes(const address& a, bool as_v4) {
     if (a.family() == AF_INET) return reinterpret_cast<const uint8_t*>(&reinterpret_cast<const sockaddr_in*>(a.sa())->sin_addr);
@@ -254,6 +261,16 @@ uint16_t pick_port(const port_hint& h, const reserved_ports& rp, port_span span)
 
 void set_bit(uint64_t* bits, uint16_t p) { bits[p >> 6] |= uint64_t{1} << (p & 63); }
 
+void clear_span(uint64_t* bits, port_span span) {
+    std::memset(bits + (span.lo >> 6), 0, ((span.hi >> 6) - (span.lo >> 6) + 1) * sizeof(uint64_t));
+}
+
+uint64_t now_ms() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1000000;
+}
+
 struct dump_ctx {
     uint64_t* bits;
     const udp_call* c;
@@ -306,6 +323,8 @@ int refresh_hint(udp_call& c, const port_hint_key& key, port_span span) {
     port_hint* h = c.ns->hint(key);
     if (!h) return ENOMEM;
     std::memcpy(h->taken.get() + first, fresh + first, (last - first + 1) * sizeof(uint64_t));
+    h->dumped_at = now_ms();
+    h->picks = 0;
     return 0;
 }
 
@@ -338,34 +357,64 @@ int connect_search(udp_call& c) {
         undo_search(c, lpr, prev_lpr);
         return err;
     };
-    bool dumped = false, unblocked = false, contended = false;
-    int misses = 0;
+    bool dumped = false, reset = false, unblocked = false, contended = false;
+    int misses = 0, budget = -1;  // budget: misses left before EAGAIN, -1 = unbounded
+    auto missed = [&] {  // counts a lost candidate; true when the budget is spent
+        ++misses;
+        return budget > 0 && --budget == 0;
+    };
     for (;;) {
         port_span span;
         uint16_t port = 0;
+        bool want_dump = false;
         {
             std::lock_guard lock(c.ns->mu);
             if (!usable_span(c, c.ns->range, prev_lpr, span)) return fail(EAGAIN);
             port_hint* h = c.ns->hint(key);
             if (!h) return fail(ENOMEM);
-            if (misses < kMissesBeforeDump || dumped) {
+            const uint64_t now = now_ms();
+            const bool may_dump = !dumped && (h->dumped_at == 0 || now - h->dumped_at >= kDumpEveryMs);
+            want_dump = may_dump && misses >= kMissesBeforeDump;
+            if (!want_dump) {
                 port = pick_port(*h, c.ns->reserved, span);
-                if (port == 0 && dumped && !unblocked) {
+                const bool ours = h->picks >= span.size() / 2;
+                if (!port && !reset && !dumped && (ours || !may_dump)) {
+                    // Believed full mostly through our own picks, whose sockets may be closed by
+                    // now, or too soon after the last dump to dump again (a dump walks every UDP
+                    // socket of the host: ~170 ms with a million of them): start again
+                    // optimistic. In the second case the range was full moments ago: probe with
+                    // lookups first and give up after a few misses.
+                    clear_span(h->taken.get(), span);
+                    h->picks = 0;
+                    reset = true;
+                    if (!ours) {
+                        contended = true;
+                        budget = kProbesAfterFullDump;
+                    }
+                    port = pick_port(*h, c.ns->reserved, span);
+                }
+                if (!port && may_dump) {
+                    want_dump = true;
+                } else if (!port && !unblocked) {
                     // Ports whose bind failed may have been let go since: one more round.
-                    std::memset(h->blocked.get(), 0, port_hint::kWords * sizeof(uint64_t));
+                    clear_span(h->blocked.get(), span);
                     unblocked = true;
                     port = pick_port(*h, c.ns->reserved, span);
                 }
-                if (port) set_bit(h->taken.get(), port);  // claimed: other threads pick elsewhere
+                if (port) {
+                    set_bit(h->taken.get(), port);  // claimed: other threads pick elsewhere
+                    ++h->picks;
+                }
             }
         }
-        if (port == 0) {
-            if (dumped) return fail(EAGAIN);
+        if (want_dump) {
             if (int e2 = refresh_hint(c, key, span)) return fail(e2);
             dumped = true;
             misses = 0;
             continue;
         }
+        // Nothing believed free after a dump (or within kDumpEveryMs of the last one).
+        if (port == 0) return fail(EAGAIN);
         ++c.res.attempts;
         if (contended) {
             // Others are active on these ports: look before binding. A bind through the range
@@ -374,7 +423,7 @@ int connect_search(udp_call& c) {
             diag_answer pre;
             if (int e2 = lookup(c, port, pre)) return fail(e2);
             if (pre.cookie) {
-                ++misses;
+                if (missed()) return fail(EAGAIN);
                 continue;
             }
         }
@@ -392,7 +441,7 @@ int connect_search(udp_call& c) {
             if (e2 != EADDRINUSE) return fail(e2);
             std::lock_guard lock(c.ns->mu);
             if (port_hint* h = c.ns->hint(key)) set_bit(h->blocked.get(), port);
-            ++misses;
+            if (missed()) return fail(EAGAIN);
             contended = true;
             continue;
         }
@@ -410,7 +459,7 @@ int connect_search(udp_call& c) {
         if (c.rebind_device)
             if (int e2 = sys::setsockopt_int(c.fd(), SOL_SOCKET, SO_BINDTOIFINDEX, int(c.ifindex)))
                 return fail(e2);
-        ++misses;
+        if (missed()) return fail(EAGAIN);
     }
 }
 

@@ -383,6 +383,21 @@ TEST(UdpConnectxNetns, SysctlChangesAreHonouredOnTheNextCall) {
     });
 }
 
+TEST(UdpConnectxNetns, PortsClosedRightAfterExhaustionAreFoundAgain) {
+    CXTEST_REQUIRE_NETNS();
+    cxtest::run_in_netns([] {
+        auto src = v4("127.0.0.1");
+        for (int round = 0; round < 3; ++round) {
+            fds keep;
+            auto [n, err] = fill(AF_INET, [&](int fd, int) {
+                return udp_connectx(fd, &src, dst_v4(0, kPort));
+            }, keep, 1000);
+            EXPECT_EQ(n, 64) << "round " << round << ": all closed ports usable again at once";
+            EXPECT_EQ(err, EAGAIN);
+        }
+    });
+}
+
 TEST(UdpConnectxNetns, PerCallAndSocketRangesNarrowTheSearch) {
     CXTEST_REQUIRE_NETNS();
     cxtest::run_in_netns([] {
