@@ -100,7 +100,7 @@ void check_tuples(const config& cfg, proto p, scenario_result& out) {
 void run_in_namespace(const config& cfg, technique_id t, std::atomic<uint64_t>& progress,
                       scenario_result& out) {
     proto p = info(t).protocol;
-    std::string how, what;
+    std::string how, what;  // how: root or a user namespace; nothing depends on it
     if (int e = enter_private_netns(how)) {
         out.stop = stop_reason::setup_failed;
         set_message(out, "create a network namespace (needs root or user namespaces)", e);
@@ -127,15 +127,21 @@ void run_in_namespace(const config& cfg, technique_id t, std::atomic<uint64_t>& 
     guard_session guard;
     if (t == technique_id::udp_connectx_guard) {
         if (int e = guard.start(what)) {
-            out.stop = e == ENOSYS ? stop_reason::not_built : stop_reason::setup_failed;
-            set_message(out, what, e);
+            if (e == ENOSYS) {
+                out.stop = stop_reason::not_built;
+                std::snprintf(out.message, sizeof out.message, "%s", what.c_str());
+            } else {
+                out.stop = stop_reason::setup_failed;
+                set_message(out, what, e);
+            }
             return;
         }
     }
     int release[2];
     if (::pipe2(release, O_CLOEXEC) < 0) {
+        int e = errno;
         out.stop = stop_reason::setup_failed;
-        set_message(out, "pipe", errno);
+        set_message(out, "pipe", e);
         return;
     }
     int64_t slab_before = slab_bytes();
