@@ -82,7 +82,7 @@ transfer_result stream_transfer(int sock, const stream_options& opt, int out_fd,
         }
         if (fds[0].revents & (POLLIN | POLLERR | POLLHUP)) {
             ssize_t got = ::recv(sock, buf.data(), buf.size(), 0);
-            if (got > 0) {
+            if (got > 0 || (got == 0 && opt.udp)) {  // an empty datagram is data too
                 r.received += uint64_t(got);
                 if (int e = write_all(out_fd, std::string_view(buf.data(), size_t(got))))
                     return fail(exit_write,
