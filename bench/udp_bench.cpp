@@ -52,19 +52,25 @@ extern "C" void* realloc(void* p, size_t n) {
     g_allocs.fetch_add(1, std::memory_order_relaxed);
     return __libc_realloc(p, n);
 }
-extern "C" void free(void* p) { __libc_free(p); }
+extern "C" void free(void* p) {
+    __libc_free(p);
+}
 
 namespace {
 
 constexpr uint16_t kRangeLo = 30000, kRangeHi = 39999;  // 10,000 ports
 
-cx::address dst(int i = 0) { return cxtest::dst_v4(i, 5353); }
+cx::address dst(int i = 0) {
+    return cxtest::dst_v4(i, 5353);
+}
 const cx::address& src_ip() {
     static cx::address a = *cx::address::parse("127.0.0.1");
     return a;
 }
 
-int udp_socket() { return ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0); }
+int udp_socket() {
+    return ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+}
 
 void BM_PlainUdpConnect(benchmark::State& state) {
     auto d = dst();
@@ -129,8 +135,8 @@ void run_connectx(benchmark::State& state, const cx::address* src) {
     opts.result = &res;
     auto once = [&] {
         int fd = udp_socket();
-        int rc = connectx(fd, src ? src->sa() : nullptr, src ? src->size() : 0, d.sa(), d.size(),
-                          &opts);
+        int rc =
+            connectx(fd, src ? src->sa() : nullptr, src ? src->size() : 0, d.sa(), d.size(), &opts);
         ::close(fd);
         return rc == 0 ? 0 : errno;
     };
@@ -151,10 +157,14 @@ void run_connectx(benchmark::State& state, const cx::address* src) {
         double(cx::detail::sock_diag_dump_count() - dumps0), benchmark::Counter::kAvgIterations);
 }
 
-void BM_ConnectxSourceIp(benchmark::State& state) { run_connectx(state, &src_ip()); }
+void BM_ConnectxSourceIp(benchmark::State& state) {
+    run_connectx(state, &src_ip());
+}
 BENCHMARK(BM_ConnectxSourceIp);
 
-void BM_ConnectxWildcard(benchmark::State& state) { run_connectx(state, nullptr); }
+void BM_ConnectxWildcard(benchmark::State& state) {
+    run_connectx(state, nullptr);
+}
 BENCHMARK(BM_ConnectxWildcard);
 
 void BM_ConnectxExplicitPort(benchmark::State& state) {
@@ -225,7 +235,8 @@ void BM_RangeFill(benchmark::State& state) {
         ::close(fd);
         if (e != EAGAIN) {
             for (int f : fds) ::close(f);
-            state.SkipWithError(("range not exhausted as expected: " + std::string(strerror(e))).c_str());
+            state.SkipWithError(
+                ("range not exhausted as expected: " + std::string(strerror(e))).c_str());
             return;
         }
         state.PauseTiming();
@@ -252,7 +263,8 @@ BENCHMARK(BM_RangeFill)->Iterations(10)->Unit(benchmark::kMillisecond);
 int main(int argc, char** argv) {
     // Everything below changes kernel state: only inside a namespace of our own.
     if (unshare(CLONE_NEWNET) != 0) {
-        std::fprintf(stderr, "udp_bench: unshare(CLONE_NEWNET): %s (run as root)\n", strerror(errno));
+        std::fprintf(stderr, "udp_bench: unshare(CLONE_NEWNET): %s (run as root)\n",
+                     strerror(errno));
         return 1;
     }
     if (cxtest::link_up("lo") != 0 ||

@@ -79,8 +79,12 @@ struct registry {
 };
 registry g_reg;
 
-void atfork_prepare() { g_reg.mu.lock(); }
-void atfork_release() { g_reg.mu.unlock(); }
+void atfork_prepare() {
+    g_reg.mu.lock();
+}
+void atfork_release() {
+    g_reg.mu.unlock();
+}
 
 // Drops everything a parent left: its netlink sockets must not be used here, and its mutexes may
 // be held by threads that do not exist in this process, so the states are closed, not freed.
@@ -101,7 +105,8 @@ int slot_of(const netns_state* s) {
 
 }  // namespace
 
-// --- netlink I/O ----------------------------------------------------------------------------------
+// --- netlink I/O
+// ----------------------------------------------------------------------------------
 
 int nl_send(int fd, const void* buf, size_t len) noexcept {
     for (;;) {
@@ -147,7 +152,9 @@ bool nl_attrs_ok(const void* msg, size_t offset) noexcept {
     return true;
 }
 
-void nl_set_timeout_ms(int ms) noexcept { g_timeout_ms.store(ms); }
+void nl_set_timeout_ms(int ms) noexcept {
+    g_timeout_ms.store(ms);
+}
 
 int nl_open(int protocol, nl_socket& out) noexcept {
     int fd = sys::socket(AF_NETLINK, SOCK_RAW, protocol);
@@ -178,12 +185,15 @@ int netns_cookie_of(int fd, uint64_t& cookie) noexcept {
     return sys::getsockopt_u64(fd, SOL_SOCKET, SO_NETNS_COOKIE, cookie);
 }
 
-// --- leases ----------------------------------------------------------------------------------------
+// --- leases
+// ----------------------------------------------------------------------------------------
 
 nl_lease::~nl_lease() {
     if (s_.fd < 0) return;
-    if (owner_) owner_->give_back(protocol_, s_);
-    else ::close(s_.fd);
+    if (owner_)
+        owner_->give_back(protocol_, s_);
+    else
+        ::close(s_.fd);
 }
 
 void nl_lease::discard() noexcept {
@@ -191,7 +201,8 @@ void nl_lease::discard() noexcept {
     s_ = nl_socket{};
 }
 
-// --- the state -------------------------------------------------------------------------------------
+// --- the state
+// -------------------------------------------------------------------------------------
 
 netns_state::~netns_state() {
     for (pool* p : {&diag_, &route_})
@@ -240,7 +251,9 @@ void netns_state::drain(int protocol) noexcept {
     p.n = 0;
 }
 
-void netns_state::adopt(int protocol, nl_socket s) noexcept { give_back(protocol, s); }
+void netns_state::adopt(int protocol, nl_socket s) noexcept {
+    give_back(protocol, s);
+}
 
 void netns_state::give_back(int protocol, nl_socket s) noexcept {
     {

@@ -17,7 +17,9 @@ namespace {
 
 constexpr size_t kRouteReplyMax = 2048;
 
-size_t addr_len(int family) { return family == AF_INET ? 4 : 16; }
+size_t addr_len(int family) {
+    return family == AF_INET ? 4 : 16;
+}
 
 struct route_attrs {
     const nlattr* prefsrc = nullptr;
@@ -27,12 +29,15 @@ struct route_attrs {
 int collect(const nlattr* a, void* data) {
     auto* out = static_cast<route_attrs*>(data);
     switch (mnl_attr_get_type(a)) {
-        case RTA_PREFSRC: out->prefsrc = a; break;
+        case RTA_PREFSRC:
+            out->prefsrc = a;
+            break;
         case RTA_OIF:
             if (mnl_attr_validate(a, MNL_TYPE_U32) < 0) return MNL_CB_ERROR;
             out->oif = a;
             break;
-        default: break;
+        default:
+            break;
     }
     return MNL_CB_OK;
 }
@@ -60,8 +65,7 @@ int route_parse_reply(const void* buf, size_t len, uint32_t seq, uint32_t portid
     out = route_answer{};
     if (len < sizeof(nlmsghdr) || len > kRouteReplyMax * 64) return EPROTO;
     auto* nlh = static_cast<const nlmsghdr*>(buf);
-    if (!nl_msg_fits(nlh, len) || nlh->nlmsg_seq != seq || nlh->nlmsg_pid != portid)
-        return EPROTO;
+    if (!nl_msg_fits(nlh, len) || nlh->nlmsg_seq != seq || nlh->nlmsg_pid != portid) return EPROTO;
     if (MNL_ALIGN(nlh->nlmsg_len) < len) return EPROTO;  // exactly one message expected
     if (nlh->nlmsg_type == NLMSG_ERROR) {
         if (mnl_nlmsg_get_payload_len(nlh) < sizeof(nlmsgerr)) return EPROTO;
@@ -77,11 +81,16 @@ int route_parse_reply(const void* buf, size_t len, uint32_t seq, uint32_t portid
     if (!nl_attrs_ok(nlh, sizeof(rtmsg))) return EPROTO;
     if (mnl_attr_parse(nlh, sizeof(rtmsg), collect, &attrs) < 0) return EPROTO;
     switch (rtm->rtm_type) {
-        case RTN_UNREACHABLE: return ENETUNREACH;
-        case RTN_THROW: return EHOSTUNREACH;  // no route after policy: as the kernel's -EAGAIN
-        case RTN_PROHIBIT: return EACCES;
-        case RTN_BLACKHOLE: return EINVAL;
-        default: break;
+        case RTN_UNREACHABLE:
+            return ENETUNREACH;
+        case RTN_THROW:
+            return EHOSTUNREACH;  // no route after policy: as the kernel's -EAGAIN
+        case RTN_PROHIBIT:
+            return EACCES;
+        case RTN_BLACKHOLE:
+            return EINVAL;
+        default:
+            break;
     }
     if (!attrs.prefsrc) return EADDRNOTAVAIL;
     if (mnl_attr_get_payload_len(attrs.prefsrc) != addr_len(q.family)) return EPROTO;

@@ -24,7 +24,9 @@ constexpr size_t kLookupReplyMax = 1024;
 // Dump datagrams are at most 32 KiB (the kernel caps them below that); see MNL_SOCKET_DUMP_SIZE.
 constexpr size_t kDumpReplyMax = 32768;
 
-size_t addr_len(int family) { return family == AF_INET ? 4 : 16; }
+size_t addr_len(int family) {
+    return family == AF_INET ? 4 : 16;
+}
 
 void fill_request(inet_diag_req_v2& r, int family, int protocol) {
     std::memset(&r, 0, sizeof r);
@@ -95,7 +97,8 @@ size_t sock_diag_build_lookup(void* buf, size_t cap, uint32_t seq, int protocol,
     nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
     nlh->nlmsg_flags = NLM_F_REQUEST;
     nlh->nlmsg_seq = seq;
-    auto* r = static_cast<inet_diag_req_v2*>(mnl_nlmsg_put_extra_header(nlh, sizeof(inet_diag_req_v2)));
+    auto* r =
+        static_cast<inet_diag_req_v2*>(mnl_nlmsg_put_extra_header(nlh, sizeof(inet_diag_req_v2)));
     fill_request(*r, t.family, protocol);
     // UDP's exact lookup is the receive path's: a packet from idiag_src to idiag_dst, so the
     // remote end goes first ("swapped for historical reasons"). TCP's (inet_diag_find_one_icsk)
@@ -133,14 +136,14 @@ int sock_diag_parse_lookup(const void* buf, size_t len, uint32_t seq, uint32_t p
 size_t sock_diag_build_dump(void* buf, size_t cap, uint32_t seq, int family, int protocol,
                             uint16_t port_lo, uint16_t port_hi, int remote_family,
                             const uint8_t* remote, uint16_t remote_port) noexcept {
-    if (cap < kSockDiagDumpMax || (remote_family != AF_INET && remote_family != AF_INET6))
-        return 0;
+    if (cap < kSockDiagDumpMax || (remote_family != AF_INET && remote_family != AF_INET6)) return 0;
     std::memset(buf, 0, kSockDiagDumpMax);
     nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
     nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
     nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
     nlh->nlmsg_seq = seq;
-    auto* r = static_cast<inet_diag_req_v2*>(mnl_nlmsg_put_extra_header(nlh, sizeof(inet_diag_req_v2)));
+    auto* r =
+        static_cast<inet_diag_req_v2*>(mnl_nlmsg_put_extra_header(nlh, sizeof(inet_diag_req_v2)));
     fill_request(*r, family, protocol);
 
     // Accept: port_lo <= local port <= port_hi and (remote == dst:dport or remote port == 0).
@@ -160,7 +163,7 @@ size_t sock_diag_build_dump(void* buf, size_t cap, uint32_t seq, int family, int
     w.len += sizeof hc;
     std::memcpy(code + w.len, remote, alen);
     w.len += alen;
-    w.op(INET_DIAG_BC_JMP, 4, 4 + 8);  // matched the destination: jump to the end, accept
+    w.op(INET_DIAG_BC_JMP, 4, 4 + 8);        // matched the destination: jump to the end, accept
     w.port_op(INET_DIAG_BC_D_EQ, 0, 8 + 4);  // unconnected: accept; else reject
     mnl_attr_put(nlh, INET_DIAG_REQ_BYTECODE, w.len, code);
     return nlh->nlmsg_len;
@@ -196,7 +199,8 @@ int sock_diag_parse_dump(const void* buf, size_t len, uint32_t seq, uint32_t por
                 on_entry(e, ctx);
                 break;
             }
-            default: return EPROTO;
+            default:
+                return EPROTO;
         }
         nlh = mnl_nlmsg_next(nlh, &remaining);
     }
@@ -218,7 +222,9 @@ namespace {
 std::atomic<uint64_t> g_dumps{0};
 }
 
-uint64_t sock_diag_dump_count() noexcept { return g_dumps.load(std::memory_order_relaxed); }
+uint64_t sock_diag_dump_count() noexcept {
+    return g_dumps.load(std::memory_order_relaxed);
+}
 
 int sock_diag_dump(int nl, uint32_t portid, uint32_t seq, int family, int protocol,
                    uint16_t port_lo, uint16_t port_hi, int remote_family, const uint8_t* remote,

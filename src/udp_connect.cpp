@@ -17,9 +17,9 @@
 // ends the call with EADDRINUSE.)
 // Fail closed: a lookup that cannot be made or read (see connectx.h) ends the call with its
 // errno; "not found" for our own bound socket is never read as "free".
+#include <linux/netlink.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <linux/netlink.h>
 
 #include <atomic>
 #include <bit>
@@ -45,14 +45,16 @@ namespace {
 // process being quick; more means the hint is stale.
 constexpr int kMissesBeforeDump = 2;
 // A dump costs a walk of every UDP socket of the host (the hash is shared by all namespaces), so
-// one destination's hint is refreshed at most this often; in between, a range the last dump saw
-// full answers EAGAIN from the hint, and a stale hint is corrected by exact lookups.
+// one destination's hint is refreshed at most this often; in between, a stale hint is corrected by
+// exact lookups, and a range the last dump saw full gets kProbesAfterFullDump of them.
 constexpr uint64_t kDumpEveryMs = 100;
 // Misses allowed, between two dumps, when the last dump saw the range full.
 constexpr int kProbesAfterFullDump = 16;
 
 const uint8_t* ip_bytes(const address& a, bool as_v4) {
-    if (a.family() == AF_INET) return reinterpret_cast<const uint8_t*>(&reinterpret_cast<const sockaddr_in*>(a.sa())->sin_addr);
+    if (a.family() == AF_INET)
+        return reinterpret_cast<const uint8_t*>(
+            &reinterpret_cast<const sockaddr_in*>(a.sa())->sin_addr);
     const uint8_t* b = reinterpret_cast<const sockaddr_in6*>(a.sa())->sin6_addr.s6_addr;
     return as_v4 ? b + 12 : b;
 }
@@ -64,12 +66,12 @@ struct udp_call {
     netns_ref ns;
     nl_lease diag;
     bool diag_leased = false;
-    uint64_t cookie = 0;      // SO_COOKIE of the socket
-    int prev_reuse = 0;       // SO_REUSEADDR before the call, restored if we fail unbound
-    bool v4_table = false;    // IPv4 traffic: AF_INET socket or IPv4-mapped destination
-    uint32_t ifindex = 0;     // device the socket is bound to (lookups must name it)
+    uint64_t cookie = 0;         // SO_COOKIE of the socket
+    int prev_reuse = 0;          // SO_REUSEADDR before the call, restored if we fail unbound
+    bool v4_table = false;       // IPv4 traffic: AF_INET socket or IPv4-mapped destination
+    uint32_t ifindex = 0;        // device the socket is bound to (lookups must name it)
     bool rebind_device = false;  // connect(AF_UNSPEC) clears the bound device: set it again
-    address src;              // the source, IP known; the port set per attempt
+    address src;                 // the source, IP known; the port set per attempt
 
     udp_call(const request& req, connectx_result& out) : r(req), res(out) {}
 
@@ -259,7 +261,9 @@ uint16_t pick_port(const port_hint& h, const reserved_ports& rp, port_span span)
     return 0;
 }
 
-void set_bit(uint64_t* bits, uint16_t p) { bits[p >> 6] |= uint64_t{1} << (p & 63); }
+void set_bit(uint64_t* bits, uint16_t p) {
+    bits[p >> 6] |= uint64_t{1} << (p & 63);
+}
 
 void clear_span(uint64_t* bits, port_span span) {
     std::memset(bits + (span.lo >> 6), 0, ((span.hi >> 6) - (span.lo >> 6) + 1) * sizeof(uint64_t));
@@ -291,8 +295,9 @@ void on_dumped(const diag_entry& e, void* p) {
     if (c.v4_table && e.family == AF_INET)
         ours = std::memcmp(e.local, src, 4) == 0 || std::memcmp(e.local, zero, 4) == 0;
     else if (c.v4_table)
-        ours = std::memcmp(e.local, zero, 16) == 0 ||
-               (std::memcmp(e.local, mapped_prefix, 12) == 0 && std::memcmp(e.local + 12, src, 4) == 0);
+        ours =
+            std::memcmp(e.local, zero, 16) == 0 || (std::memcmp(e.local, mapped_prefix, 12) == 0 &&
+                                                    std::memcmp(e.local + 12, src, 4) == 0);
     else
         ours = std::memcmp(e.local, src, 16) == 0 || std::memcmp(e.local, zero, 16) == 0;
     if (ours) set_bit(ctx->bits, e.local_port);
@@ -359,7 +364,7 @@ int connect_search(udp_call& c) {
     };
     bool dumped = false, reset = false, unblocked = false, contended = false;
     int misses = 0, budget = -1;  // budget: misses left before EAGAIN, -1 = unbounded
-    auto missed = [&] {  // counts a lost candidate; true when the budget is spent
+    auto missed = [&] {           // counts a lost candidate; true when the budget is spent
         ++misses;
         return budget > 0 && --budget == 0;
     };
@@ -373,7 +378,8 @@ int connect_search(udp_call& c) {
             port_hint* h = c.ns->hint(key);
             if (!h) return fail(ENOMEM);
             const uint64_t now = now_ms();
-            const bool may_dump = !dumped && (h->dumped_at == 0 || now - h->dumped_at >= kDumpEveryMs);
+            const bool may_dump =
+                !dumped && (h->dumped_at == 0 || now - h->dumped_at >= kDumpEveryMs);
             want_dump = may_dump && misses >= kMissesBeforeDump;
             if (!want_dump) {
                 port = pick_port(*h, c.ns->reserved, span);

@@ -21,7 +21,9 @@ namespace {
 
 using namespace cx::detail;
 
-int udp() { return ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0); }
+int udp() {
+    return ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+}
 
 TEST(NetlinkSocket, CloexecConnectedToTheKernelAndTimesOut) {
     nl_set_timeout_ms(100);

@@ -3,9 +3,8 @@
 // readers against a redirected /proc root.
 #include "port_range.hpp"
 
-#include <gtest/gtest.h>
-
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,8 +25,8 @@ TEST(PortRangeParse, AcceptsTheKernelsFormat) {
 }
 
 TEST(PortRangeParse, RefusesMalformed) {
-    for (const char* bad : {"", "\n", "32768", "32768 ", "0 10", "20 10", "1 65536", "a b",
-                            "1-2", "1 2 3", "1 2x", "-1 5", "99999999999 1"})
+    for (const char* bad : {"", "\n", "32768", "32768 ", "0 10", "20 10", "1 65536", "a b", "1-2",
+                            "1 2 3", "1 2x", "-1 5", "99999999999 1"})
         EXPECT_FALSE(parse_port_range(bad)) << '"' << bad << '"';
 }
 
@@ -48,8 +47,8 @@ TEST(ReservedPortsParse, ListsRangesAndEmpty) {
 
 TEST(ReservedPortsParse, RefusesMalformedAndLeavesItCleared) {
     reserved_ports r;
-    for (const char* bad : {",", "1,", "1,,2", "5-3", "1-", "-1", "65536", "1 2", "1;2", "a",
-                            "1-2-3", "1,2\nx"}) {
+    for (const char* bad :
+         {",", "1,", "1,,2", "5-3", "1-", "-1", "65536", "1 2", "1;2", "a", "1-2-3", "1,2\nx"}) {
         r.set(7, 7);
         EXPECT_FALSE(r.parse(bad)) << '"' << bad << '"';
         EXPECT_TRUE(r.empty()) << bad;

@@ -53,7 +53,8 @@ std::vector<uint8_t> reply(int family, uint8_t rtm_type, const char* prefsrc, ui
     return buf;
 }
 
-int parse(const std::vector<uint8_t>& b, route_answer& a, const route_query& q = v4_query("10.0.0.1")) {
+int parse(const std::vector<uint8_t>& b, route_answer& a,
+          const route_query& q = v4_query("10.0.0.1")) {
     return route_parse_reply(b.data(), b.size(), kSeq, kPortid, q, a);
 }
 

@@ -211,16 +211,16 @@ TEST(SockDiagDumpReply, EntriesThenDone) {
               EPROTO);
     int failed = -EINTR;
     auto bad_done = message(NLMSG_DONE, &failed, sizeof failed);
-    EXPECT_EQ(sock_diag_parse_dump(bad_done.data(), bad_done.size(), kSeq, kPortid, collect, &got,
-                                   fin),
-              EINTR);
+    EXPECT_EQ(
+        sock_diag_parse_dump(bad_done.data(), bad_done.size(), kSeq, kPortid, collect, &got, fin),
+        EINTR);
     auto err = error(EPERM);
     EXPECT_EQ(sock_diag_parse_dump(err.data(), err.size(), kSeq, kPortid, collect, &got, fin),
               EPERM);
     auto foreign = found(40000, 1, kSeq + 1);
-    EXPECT_EQ(sock_diag_parse_dump(foreign.data(), foreign.size(), kSeq, kPortid, collect, &got,
-                                   fin),
-              EPROTO);
+    EXPECT_EQ(
+        sock_diag_parse_dump(foreign.data(), foreign.size(), kSeq, kPortid, collect, &got, fin),
+        EPROTO);
 }
 
 // --- against the kernel ------------------------------------------------------------------------
@@ -271,10 +271,10 @@ TEST(SockDiagKernel, DumpFilterKeepsUnconnectedAndDestinationSocketsInRange) {
             EXPECT_EQ(::connect(fd, to.sa(), to.size()), 0);
             return fd;
         };
-        int a = connected("127.0.0.1:40001", dst);     // toward dst: in
+        int a = connected("127.0.0.1:40001", dst);                 // toward dst: in
         int b = cxtest::udp_bound(cxtest::v4("127.0.0.1:40002"));  // unconnected: in
-        int c = connected("127.0.0.1:40003", other);   // elsewhere: out
-        int d = connected("127.0.0.1:41000", dst);     // outside the range: out
+        int c = connected("127.0.0.1:40003", other);               // elsewhere: out
+        int d = connected("127.0.0.1:41000", dst);                 // outside the range: out
         int e = cxtest::udp_bound(cxtest::v4("[::]:40004"));  // dual-stack unconnected: in (v6)
         int f = cxtest::socket_for(cxtest::v4("::"), SOCK_DGRAM);  // mapped toward dst: in (v6)
         auto fm = cxtest::v4("[::ffff:127.0.0.1]:40005");

@@ -65,10 +65,13 @@ TEST(UdpConnectxNetns, PlainConnectStopsAtRangeWithEagain) {
     CXTEST_REQUIRE_NETNS();
     cxtest::run_in_netns([] {
         fds keep;
-        auto [n, err] = fill(AF_INET, [](int fd, int i) {
-            auto dst = dst_v4(i % 4, kPort);
-            return ::connect(fd, dst.sa(), dst.size()) < 0 ? errno : 0;
-        }, keep, 1000);
+        auto [n, err] = fill(
+            AF_INET,
+            [](int fd, int i) {
+                auto dst = dst_v4(i % 4, kPort);
+                return ::connect(fd, dst.sa(), dst.size()) < 0 ? errno : 0;
+            },
+            keep, 1000);
         EXPECT_EQ(n, 64);
         EXPECT_EQ(err, EAGAIN);
     });
@@ -81,15 +84,18 @@ TEST(UdpConnectxNetns, SourceIpReachesRangeTimesDestinations) {
         auto src = v4("127.0.0.1");
         connectx_result res{};
         auto opts = with_result(res);
-        auto [n, err] = fill(AF_INET, [&](int fd, int i) {
-            int e = udp_connectx(fd, &src, dst_v4(std::min(i / 64, 3), kPort), &opts);
-            if (e == 0) {
-                EXPECT_EQ(res.technique, CONNECTX_TECH_UDP_LOCK);
-                EXPECT_GE(res.lookups, 1u);
-                EXPECT_EQ(cxtest::reuseaddr_of(fd), 1) << "lock released";
-            }
-            return e;
-        }, keep, 1000);
+        auto [n, err] = fill(
+            AF_INET,
+            [&](int fd, int i) {
+                int e = udp_connectx(fd, &src, dst_v4(std::min(i / 64, 3), kPort), &opts);
+                if (e == 0) {
+                    EXPECT_EQ(res.technique, CONNECTX_TECH_UDP_LOCK);
+                    EXPECT_GE(res.lookups, 1u);
+                    EXPECT_EQ(cxtest::reuseaddr_of(fd), 1) << "lock released";
+                }
+                return e;
+            },
+            keep, 1000);
         EXPECT_EQ(n, 256);
         EXPECT_EQ(err, EAGAIN);
         expect_no_duplicates();
@@ -102,16 +108,19 @@ TEST(UdpConnectxNetns, WildcardSourceUsesRouteSourceAndReachesRangeTimesDestinat
         fds keep;
         connectx_result res{};
         auto opts = with_result(res);
-        auto [n, err] = fill(AF_INET, [&](int fd, int i) {
-            int e = udp_connectx(fd, nullptr, dst_v4(i % 4, kPort), &opts);
-            if (e == 0) {
-                auto local = cx::address::from_sockaddr(reinterpret_cast<sockaddr*>(&res.local),
-                                                        sizeof res.local);
-                EXPECT_TRUE(local && local->ip_string() == "127.0.0.1")
-                    << (local ? local->to_string() : "?");
-            }
-            return e;
-        }, keep, 1000);
+        auto [n, err] = fill(
+            AF_INET,
+            [&](int fd, int i) {
+                int e = udp_connectx(fd, nullptr, dst_v4(i % 4, kPort), &opts);
+                if (e == 0) {
+                    auto local = cx::address::from_sockaddr(reinterpret_cast<sockaddr*>(&res.local),
+                                                            sizeof res.local);
+                    EXPECT_TRUE(local && local->ip_string() == "127.0.0.1")
+                        << (local ? local->to_string() : "?");
+                }
+                return e;
+            },
+            keep, 1000);
         EXPECT_EQ(n, 256);
         EXPECT_EQ(err, EAGAIN);
         expect_no_duplicates();
@@ -143,8 +152,10 @@ TEST(UdpConnectxNetns, ExplicitPortRespectsUnconnectedAndWildcardBinders) {
         struct binder {
             const char* at;
             bool reuse;
-        } binders[] = {{"127.0.0.1:40020", false}, {"127.0.0.1:40021", true},
-                       {"0.0.0.0:40022", false}, {"0.0.0.0:40023", true}};
+        } binders[] = {{"127.0.0.1:40020", false},
+                       {"127.0.0.1:40021", true},
+                       {"0.0.0.0:40022", false},
+                       {"0.0.0.0:40023", true}};
         for (auto [at, reuse] : binders) {
             int holder = cxtest::udp_bound(v4(at), reuse);
             auto src = v4(("127.0.0.1:" + std::string(strchr(at, ':') + 1)).c_str());
@@ -175,13 +186,16 @@ TEST(UdpConnectxNetns, SearchSkipsPortsOfUnconnectedAndWildcardBinders) {
             held.insert(p);
         }
         auto src = v4("127.0.0.1");
-        auto [n, err] = fill(AF_INET, [&](int fd, int) {
-            int e = udp_connectx(fd, &src, dst_v4(0, kPort));
-            if (e == 0) {
-                EXPECT_EQ(held.count(cxtest::local_port_of(fd)), 0u);
-            }
-            return e;
-        }, keep, 1000);
+        auto [n, err] = fill(
+            AF_INET,
+            [&](int fd, int) {
+                int e = udp_connectx(fd, &src, dst_v4(0, kPort));
+                if (e == 0) {
+                    EXPECT_EQ(held.count(cxtest::local_port_of(fd)), 0u);
+                }
+                return e;
+            },
+            keep, 1000);
         EXPECT_EQ(n, 32);
         EXPECT_EQ(err, EAGAIN);
     });
@@ -196,11 +210,14 @@ TEST(UdpConnectxNetns, ReservedPortsLeaveExactlyFiveOfRangeTenToTwentyOne) {
         fds keep;
         std::set<uint16_t> ports;
         auto src = v4("127.0.0.1");
-        auto [n, err] = fill(AF_INET, [&](int fd, int) {
-            int e = udp_connectx(fd, &src, dst_v4(0, kPort));
-            if (e == 0) ports.insert(cxtest::local_port_of(fd));
-            return e;
-        }, keep, 100);
+        auto [n, err] = fill(
+            AF_INET,
+            [&](int fd, int) {
+                int e = udp_connectx(fd, &src, dst_v4(0, kPort));
+                if (e == 0) ports.insert(cxtest::local_port_of(fd));
+                return e;
+            },
+            keep, 100);
         EXPECT_EQ(n, 5);
         EXPECT_EQ(err, EAGAIN);
         EXPECT_EQ(ports, (std::set<uint16_t>{10, 12, 13, 20, 21}));
@@ -229,9 +246,9 @@ TEST(UdpConnectxNetns, PlainReuseaddrSocketIsNeverOvershadowed) {
         EXPECT_EQ(udp_connectx(fd, &taken, dst), EADDRINUSE);
         ::close(fd);
         // Toward another destination every port is free again.
-        auto [n, err] = fill(AF_INET, [&](int s, int) {
-            return udp_connectx(s, &src, dst_v4(1, kPort));
-        }, keep, 1000);
+        auto [n, err] = fill(
+            AF_INET, [&](int s, int) { return udp_connectx(s, &src, dst_v4(1, kPort)); }, keep,
+            1000);
         EXPECT_EQ(n, 64);
         EXPECT_EQ(err, EAGAIN);
         expect_no_duplicates();
@@ -256,17 +273,20 @@ TEST(UdpConnectxNetns, BoundDeviceSurvivesPortsGivenBackDuringTheSearch) {
         opts.size = sizeof opts;
         opts.ifindex = int(lo);
         auto src = v4("127.0.0.1");
-        auto [n, err] = fill(AF_INET, [&](int fd, int) {
-            int e = udp_connectx(fd, &src, dst, &opts);
-            if (e == 0) {
-                int dev = 0;
-                socklen_t len = sizeof dev;
-                getsockopt(fd, SOL_SOCKET, SO_BINDTOIFINDEX, &dev, &len);
-                EXPECT_EQ(unsigned(dev), lo);
-                EXPECT_EQ(cxtest::local_port_of(fd) % 2, 1);
-            }
-            return e;
-        }, keep, 1000);
+        auto [n, err] = fill(
+            AF_INET,
+            [&](int fd, int) {
+                int e = udp_connectx(fd, &src, dst, &opts);
+                if (e == 0) {
+                    int dev = 0;
+                    socklen_t len = sizeof dev;
+                    getsockopt(fd, SOL_SOCKET, SO_BINDTOIFINDEX, &dev, &len);
+                    EXPECT_EQ(unsigned(dev), lo);
+                    EXPECT_EQ(cxtest::local_port_of(fd) % 2, 1);
+                }
+                return e;
+            },
+            keep, 1000);
         EXPECT_EQ(n, 32);
         EXPECT_EQ(err, EAGAIN);
         expect_no_duplicates();
@@ -289,15 +309,18 @@ TEST(UdpConnectxNetns, Ipv6SourceIpAndWildcardReachRange) {
         ::close(probe);
         connectx_result res{};
         auto opts = with_result(res);
-        auto [n, err] = fill(AF_INET6, [&](int fd, int i) {
-            int e = udp_connectx(fd, i % 2 ? &src : nullptr, dst0, &opts);
-            if (e == 0) {
-                auto local = cx::address::from_sockaddr(reinterpret_cast<sockaddr*>(&res.local),
-                                                        sizeof res.local);
-                EXPECT_EQ(local->ip_string(), src.ip_string()) << "route source = kernel's";
-            }
-            return e;
-        }, keep, 1000);
+        auto [n, err] = fill(
+            AF_INET6,
+            [&](int fd, int i) {
+                int e = udp_connectx(fd, i % 2 ? &src : nullptr, dst0, &opts);
+                if (e == 0) {
+                    auto local = cx::address::from_sockaddr(reinterpret_cast<sockaddr*>(&res.local),
+                                                            sizeof res.local);
+                    EXPECT_EQ(local->ip_string(), src.ip_string()) << "route source = kernel's";
+                }
+                return e;
+            },
+            keep, 1000);
         EXPECT_EQ(n, 64);
         EXPECT_EQ(err, EAGAIN);
         auto taken = v4("[2001:db8::1]:40001");
@@ -324,8 +347,8 @@ TEST(UdpConnectxNetns, LinkLocalWithScope) {
         connectx_result res{};
         auto opts = with_result(res);
         ASSERT_EQ(udp_connectx(a, nullptr, dst, &opts), 0);
-        auto local = cx::address::from_sockaddr(reinterpret_cast<sockaddr*>(&res.local),
-                                                sizeof res.local);
+        auto local =
+            cx::address::from_sockaddr(reinterpret_cast<sockaddr*>(&res.local), sizeof res.local);
         ASSERT_TRUE(local);
         EXPECT_TRUE(local->is_link_local()) << local->to_string();
         EXPECT_EQ(local->scope_id(), idx);
@@ -353,9 +376,8 @@ TEST(UdpConnectxNetns, MappedDuplicatesRefusedDistinctMappedAllowed) {
         EXPECT_EQ(udp_connectx(d, &srcm, dstm2), EADDRINUSE) << "mapped twin of a mapped tuple";
         // Search on a dual-stack socket toward a mapped destination stops at the range too.
         fds keep;
-        auto [n, err] = fill(AF_INET6, [&](int fd, int) {
-            return udp_connectx(fd, nullptr, dstm);
-        }, keep, 1000);
+        auto [n, err] = fill(
+            AF_INET6, [&](int fd, int) { return udp_connectx(fd, nullptr, dstm); }, keep, 1000);
         EXPECT_EQ(n, 63);  // 40030 is held toward it by socket a
         EXPECT_EQ(err, EAGAIN);
         expect_no_duplicates();
@@ -389,9 +411,9 @@ TEST(UdpConnectxNetns, PortsClosedRightAfterExhaustionAreFoundAgain) {
         auto src = v4("127.0.0.1");
         for (int round = 0; round < 3; ++round) {
             fds keep;
-            auto [n, err] = fill(AF_INET, [&](int fd, int) {
-                return udp_connectx(fd, &src, dst_v4(0, kPort));
-            }, keep, 1000);
+            auto [n, err] = fill(
+                AF_INET, [&](int fd, int) { return udp_connectx(fd, &src, dst_v4(0, kPort)); },
+                keep, 1000);
             EXPECT_EQ(n, 64) << "round " << round << ": all closed ports usable again at once";
             EXPECT_EQ(err, EAGAIN);
         }
@@ -407,14 +429,17 @@ TEST(UdpConnectxNetns, PerCallAndSocketRangesNarrowTheSearch) {
         opts.port_lo = 40010;
         opts.port_hi = 40013;
         fds keep;
-        auto [n, err] = fill(AF_INET, [&](int fd, int) {
-            int e = udp_connectx(fd, &src, dst_v4(0, kPort), &opts);
-            if (e == 0) {
-                uint16_t p = cxtest::local_port_of(fd);
-                EXPECT_TRUE(p >= 40010 && p <= 40013) << p;
-            }
-            return e;
-        }, keep, 100);
+        auto [n, err] = fill(
+            AF_INET,
+            [&](int fd, int) {
+                int e = udp_connectx(fd, &src, dst_v4(0, kPort), &opts);
+                if (e == 0) {
+                    uint16_t p = cxtest::local_port_of(fd);
+                    EXPECT_TRUE(p >= 40010 && p <= 40013) << p;
+                }
+                return e;
+            },
+            keep, 100);
         EXPECT_EQ(n, 4);
         EXPECT_EQ(err, EAGAIN);
         // The socket's own IP_LOCAL_PORT_RANGE narrows it too, and is left as it was.
@@ -439,9 +464,9 @@ TEST(UdpConnectxNetns, FailuresLeaveNoLockAndNoAssociation) {
         fds keep;
         auto src = v4("127.0.0.1");
         int before = cxtest::open_fd_count();
-        auto [n, err] = fill(AF_INET, [&](int fd, int) {
-            return udp_connectx(fd, &src, dst_v4(0, kPort));
-        }, keep, 1000);
+        auto [n, err] = fill(
+            AF_INET, [&](int fd, int) { return udp_connectx(fd, &src, dst_v4(0, kPort)); }, keep,
+            1000);
         ASSERT_EQ(err, EAGAIN);
         int fd = udp_socket(AF_INET);
         int one = 1;

@@ -3,10 +3,10 @@
 // (EMFILE), udp_diag not answering (EPROTONOSUPPORT), malformed/truncated/foreign replies (EPROTO),
 // silence (ETIMEDOUT). A fake kernel answers on a socketpair injected in place of the netlink
 // socket of the namespace.
+#include <fcntl.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -126,46 +126,50 @@ TEST(UdpFailClosed, NoFdForNetlinkGivesEmfileAndTouchesNothing) {
 
 TEST(UdpFailClosed, NotFoundBeforeUdpDiagEverAnsweredIsEprotonosupport) {
     CXTEST_REQUIRE_NETNS();
-    cxtest::run_in_netns([] { EXPECT_EQ(connectx_against(reply::enoent, "127.0.0.1"), EPROTONOSUPPORT); });
+    cxtest::run_in_netns(
+        [] { EXPECT_EQ(connectx_against(reply::enoent, "127.0.0.1"), EPROTONOSUPPORT); });
 }
 
 TEST(UdpFailClosed, OwnBoundSocketNotFoundAfterUdpDiagAnsweredIsEproto) {
     CXTEST_REQUIRE_NETNS();
-    cxtest::run_in_netns([] {
-        EXPECT_EQ(connectx_against(reply::enoent, "127.0.0.1", true), EPROTO);
-    });
+    cxtest::run_in_netns(
+        [] { EXPECT_EQ(connectx_against(reply::enoent, "127.0.0.1", true), EPROTO); });
 }
 
 TEST(UdpFailClosed, TruncatedReplyIsEproto) {
     CXTEST_REQUIRE_NETNS();
-    cxtest::run_in_netns([] { EXPECT_EQ(connectx_against(reply::truncated, "127.0.0.1"), EPROTO); });
+    cxtest::run_in_netns(
+        [] { EXPECT_EQ(connectx_against(reply::truncated, "127.0.0.1"), EPROTO); });
 }
 
 TEST(UdpFailClosed, ReplyWithAnotherSequenceNumberIsEproto) {
     CXTEST_REQUIRE_NETNS();
-    cxtest::run_in_netns([] { EXPECT_EQ(connectx_against(reply::wrong_seq, "127.0.0.1"), EPROTO); });
+    cxtest::run_in_netns(
+        [] { EXPECT_EQ(connectx_against(reply::wrong_seq, "127.0.0.1"), EPROTO); });
 }
 
 TEST(UdpFailClosed, ReplyForAnotherPortIdIsEproto) {
     CXTEST_REQUIRE_NETNS();
-    cxtest::run_in_netns([] { EXPECT_EQ(connectx_against(reply::wrong_portid, "127.0.0.1"), EPROTO); });
+    cxtest::run_in_netns(
+        [] { EXPECT_EQ(connectx_against(reply::wrong_portid, "127.0.0.1"), EPROTO); });
 }
 
 TEST(UdpFailClosed, TwoMessagesWhereOneIsExpectedIsEproto) {
     CXTEST_REQUIRE_NETNS();
-    cxtest::run_in_netns([] { EXPECT_EQ(connectx_against(reply::two_messages, "127.0.0.1"), EPROTO); });
+    cxtest::run_in_netns(
+        [] { EXPECT_EQ(connectx_against(reply::two_messages, "127.0.0.1"), EPROTO); });
 }
 
 TEST(UdpFailClosed, NoReplyIsEtimedout) {
     CXTEST_REQUIRE_NETNS();
-    cxtest::run_in_netns([] { EXPECT_EQ(connectx_against(reply::silence, "127.0.0.1"), ETIMEDOUT); });
+    cxtest::run_in_netns(
+        [] { EXPECT_EQ(connectx_against(reply::silence, "127.0.0.1"), ETIMEDOUT); });
 }
 
 TEST(UdpFailClosed, ExplicitPortTakenByAnotherCookieIsEaddrinuseBeforeBinding) {
     CXTEST_REQUIRE_NETNS();
-    cxtest::run_in_netns([] {
-        EXPECT_EQ(connectx_against(reply::foreign, "127.0.0.1:40001"), EADDRINUSE);
-    });
+    cxtest::run_in_netns(
+        [] { EXPECT_EQ(connectx_against(reply::foreign, "127.0.0.1:40001"), EADDRINUSE); });
 }
 
 TEST(UdpFailClosed, BrokenSocketIsNotReusedByTheNextCall) {

@@ -67,7 +67,6 @@ TEST(UdpConnectxNamespaces, SocketOfTheCallersNamespaceFromAThreadElsewhere) {
             int wild = udp_socket(AF_INET6);
             EXPECT_EQ(udp_connectx(wild, nullptr, cxtest::dst_v6(0, kPort)), ENETUNREACH);
             ::close(wild);
-
         });
         ::close(a_sock), ::close(a_sock6);
     });

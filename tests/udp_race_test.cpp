@@ -34,9 +34,8 @@ struct shared_counts {
 // the errno), holds a success briefly, closes it. Returns the counts; fails on duplicates.
 template <class F>
 shared_counts* race(F attempt) {
-    auto* c = static_cast<shared_counts*>(mmap(nullptr, sizeof(shared_counts),
-                                                PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                                                -1, 0));
+    auto* c = static_cast<shared_counts*>(mmap(
+        nullptr, sizeof(shared_counts), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
     new (c) shared_counts{};
     std::atomic<bool> done{false};
     int duplicates_seen = 0, dumps = 0;

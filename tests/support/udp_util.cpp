@@ -20,8 +20,8 @@ namespace cxtest {
 
 int udp_connectx(int fd, const cx::address* src, const cx::address& dst,
                  const connectx_opts* opts) {
-    int rc = connectx(fd, src ? src->sa() : nullptr, src ? src->size() : 0, dst.sa(), dst.size(),
-                      opts);
+    int rc =
+        connectx(fd, src ? src->sa() : nullptr, src ? src->size() : 0, dst.sa(), dst.size(), opts);
     return rc == 0 ? 0 : errno;
 }
 
@@ -96,7 +96,8 @@ void dump_family(int family, std::vector<udp_sock>& out) {
             udp_sock s;
             s.local = ip_port(m->idiag_family, m->id.idiag_src, m->id.idiag_sport);
             s.connected = m->id.idiag_dport != 0;
-            if (s.connected) s.remote = ip_port(m->idiag_family, m->id.idiag_dst, m->id.idiag_dport);
+            if (s.connected)
+                s.remote = ip_port(m->idiag_family, m->id.idiag_dst, m->id.idiag_dport);
             s.cookie = uint64_t(m->id.idiag_cookie[0]) | uint64_t(m->id.idiag_cookie[1]) << 32;
             out.push_back(s);
         }

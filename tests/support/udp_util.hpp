@@ -15,8 +15,8 @@ int udp_connectx(int fd, const cx::address* src, const cx::address& dst,
                  const connectx_opts* opts = nullptr);
 int udp_socket(int family);  // SOCK_DGRAM | SOCK_CLOEXEC, fails the test on error
 
-int reuseaddr_of(int fd);         // SO_REUSEADDR value, -1 on error
-uint16_t local_port_of(int fd);   // 0 when unbound
+int reuseaddr_of(int fd);        // SO_REUSEADDR value, -1 on error
+uint16_t local_port_of(int fd);  // 0 when unbound
 bool is_connected(int fd);
 
 // Every UDP socket of the calling thread's namespace, both families, from a netlink dump.
