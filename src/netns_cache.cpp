@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/sockios.h>
 #include <pthread.h>
 #include <sched.h>
@@ -209,6 +210,69 @@ netns_state::~netns_state() {
         for (int i = 0; i < p->n; ++i) ::close(p->s[i].fd);
     if (range_fd_ >= 0) ::close(range_fd_);
     if (reserved_fd_ >= 0) ::close(reserved_fd_);
+    if (route_monitor_fd_ >= 0) ::close(route_monitor_fd_);
+}
+
+// --- route cache -------------------------------------------------------------------------------
+
+void netns_state::open_route_monitor() noexcept {
+    int fd = sys::socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK, NETLINK_ROUTE);
+    if (fd < 0) return;
+    unique_fd s(fd);
+    sockaddr_nl local{};
+    local.nl_family = AF_NETLINK;
+    local.nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV4_RULE |
+                      RTMGRP_IPV6_IFADDR | RTMGRP_IPV6_ROUTE | (1u << (RTNLGRP_IPV6_RULE - 1));
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) < 0) return;
+    int group = RTNLGRP_NEXTHOP;  // beyond the 32-bit mask
+    if (::setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof group) < 0) return;
+    route_monitor_fd_ = s.release();
+}
+
+bool netns_state::drain_route_monitor() noexcept {
+    if (route_monitor_fd_ < 0) return true;
+    alignas(nlmsghdr) static thread_local uint8_t buf[8192];
+    bool changed = false;
+    for (;;) {
+        ssize_t n = ::recv(route_monitor_fd_, buf, sizeof buf, MSG_DONTWAIT | MSG_TRUNC);
+        if (n >= 0) {
+            changed = true;  // any notification: forget everything (they are rare)
+            continue;
+        }
+        if (errno == EINTR) continue;
+        // ENOBUFS: notifications were lost, so anything may have changed.
+        if (errno != EAGAIN && errno != EWOULDBLOCK) changed = true;
+        if (errno == ENOBUFS) continue;
+        return changed;
+    }
+}
+
+bool netns_state::route_cached(const route_query& q, route_answer& out, uint64_t& gen) noexcept {
+    std::lock_guard lock(route_mu_);
+    if (drain_route_monitor()) {
+        for (auto& r : routes_) r.valid = false;
+        ++route_gen_;
+    }
+    gen = route_gen_;
+    if (route_monitor_fd_ < 0) return false;
+    for (const auto& r : routes_)
+        if (r.valid && r.q.family == q.family && r.q.oif == q.oif && r.q.mark == q.mark &&
+            std::memcmp(r.q.dst, q.dst, sizeof q.dst) == 0) {
+            out = r.a;
+            return true;
+        }
+    return false;
+}
+
+void netns_state::route_store(const route_query& q, const route_answer& a, uint64_t gen) noexcept {
+    std::lock_guard lock(route_mu_);
+    if (drain_route_monitor()) {  // a change since the answer was asked for: keep nothing
+        for (auto& r : routes_) r.valid = false;
+        ++route_gen_;
+    }
+    if (route_monitor_fd_ < 0 || gen != route_gen_) return;
+    routes_[route_next_] = {q, a, true};
+    route_next_ = (route_next_ + 1) % kRoutes;
 }
 
 void netns_state::forget_after_fork() noexcept {
@@ -218,7 +282,8 @@ void netns_state::forget_after_fork() noexcept {
     }
     if (range_fd_ >= 0) ::close(range_fd_);
     if (reserved_fd_ >= 0) ::close(reserved_fd_);
-    range_fd_ = reserved_fd_ = -1;
+    if (route_monitor_fd_ >= 0) ::close(route_monitor_fd_);
+    range_fd_ = reserved_fd_ = route_monitor_fd_ = -1;
 }
 
 netns_state::pool& netns_state::pool_of(int protocol) noexcept {
@@ -385,6 +450,7 @@ int create_state(uint64_t cookie, int sock_fd, netns_state*& out) {
             if (int e = visit.enter(sock_fd)) return e;
     }
     if (int e = s->open_sysctls()) return e;
+    s->open_route_monitor();
     nl_socket first;
     if (int e = nl_open(NETLINK_SOCK_DIAG, first)) return e;
     s->adopt(NETLINK_SOCK_DIAG, first);

@@ -29,6 +29,7 @@
 #include <string>
 
 #include "port_range.hpp"
+#include "route_lookup.hpp"
 
 namespace cx::detail {
 
@@ -137,9 +138,19 @@ public:
     reserved_ports reserved;
     std::atomic<bool> diag_answered{false};  // udp_diag found a socket here at least once
 
+    // Route answers of this namespace, valid until the routing state changes. The state keeps an
+    // rtnetlink socket subscribed to link, address, route, rule and nexthop notifications; the
+    // kernel queues a notification before the changing call returns, so draining it first makes
+    // a change visible to the very next lookup. route_cached() fills `out` and returns true on a
+    // hit; it always sets `gen`, which route_store() needs to refuse an answer that may predate
+    // a change seen meanwhile. Without the subscription nothing is cached.
+    bool route_cached(const route_query& q, route_answer& out, uint64_t& gen) noexcept;
+    void route_store(const route_query& q, const route_answer& a, uint64_t gen) noexcept;
+
     // Internal (registry): fds to open/close with the state.
     int open_sysctls() noexcept;
-    void forget_after_fork() noexcept;  // close this process's copies; never touch `mu`
+    void open_route_monitor() noexcept;  // in the namespace; no cache if it fails
+    void forget_after_fork() noexcept;   // close this process's copies; never touch `mu`
     void adopt(int protocol, nl_socket s) noexcept;  // into the pool (or closed if full)
     void drain(int protocol) noexcept;               // close the pooled sockets
 
@@ -157,6 +168,18 @@ private:
     int range_fd_ = -1;
     int reserved_fd_ = -1;
     std::mutex pool_mu_;
+    // Route cache (guarded by route_mu_).
+    bool drain_route_monitor() noexcept;  // true when the routing state may have changed
+    std::mutex route_mu_;
+    int route_monitor_fd_ = -1;
+    uint64_t route_gen_ = 1;
+    static constexpr int kRoutes = 16;
+    struct route_entry {
+        route_query q;
+        route_answer a;
+        bool valid = false;
+    } routes_[kRoutes];
+    int route_next_ = 0;
     pool diag_, route_;
     std::string range_text_, reserved_text_;  // guarded by mu
     static constexpr int kHints = 16;

@@ -170,12 +170,17 @@ int discover_source(udp_call& c) {
     int mark = 0;
     if (int e = sys::getsockopt_int(c.fd(), SOL_SOCKET, SO_MARK, mark)) return e;
     q.mark = uint32_t(mark);
-    nl_lease route;
-    if (int e = c.ns->lease(NETLINK_ROUTE, c.fd(), route)) return e;
+    // The routing table rarely changes between calls: ask the kernel only when it may have.
     route_answer a;
-    if (int e = route_lookup(route.fd(), route.portid(), route.next_seq(), q, a)) {
-        if (e == ETIMEDOUT || e == EPROTO) route.discard();
-        return e;
+    uint64_t gen;
+    if (!c.ns->route_cached(q, a, gen)) {
+        nl_lease route;
+        if (int e = c.ns->lease(NETLINK_ROUTE, c.fd(), route)) return e;
+        if (int e = route_lookup(route.fd(), route.portid(), route.next_seq(), q, a)) {
+            if (e == ETIMEDOUT || e == EPROTO) route.discard();
+            return e;
+        }
+        c.ns->route_store(q, a, gen);
     }
     address& s = c.src;
     if (c.r.family == AF_INET) {

@@ -12,9 +12,11 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -127,6 +129,46 @@ TEST(UdpConnectxNamespaces, ThreadThatMovesIsHonouredOnTheNextCall) {
         });
         t.join();
         ::close(home);
+    });
+}
+
+std::string local_ip(int fd) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+    auto a = cx::address::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len);
+    return a ? a->ip_string() : "?";
+}
+
+TEST(UdpConnectxNamespaces, RoutingChangesAreHonouredOnTheNextCall) {
+    CXTEST_REQUIRE_NETNS();
+    cxtest::netns_options opt;
+    opt.dummy = true;
+    cxtest::run_in_netns(opt, [] {
+        // Route answers are cached until the routing state changes: each change below must be
+        // seen by the very next call.
+        ASSERT_EQ(std::system("ip addr add 10.9.0.1/24 dev dummy0 && "
+                              "ip addr add 10.9.0.2/24 dev dummy0"),
+                  0)
+            << "needs iproute2";
+        auto dst = v4("10.9.0.77:5353");
+        auto source_now = [&] {
+            int fd = udp_socket(AF_INET);
+            int e = udp_connectx(fd, nullptr, dst);
+            std::string ip = e == 0 ? local_ip(fd) : std::string("errno ") + strerror(e);
+            ::close(fd);
+            return ip;
+        };
+        EXPECT_EQ(source_now(), "10.9.0.1");
+        EXPECT_EQ(source_now(), "10.9.0.1");  // (cached)
+        ASSERT_EQ(std::system("ip route replace 10.9.0.0/24 dev dummy0 src 10.9.0.2"), 0);
+        EXPECT_EQ(source_now(), "10.9.0.2") << "route change";
+        ASSERT_EQ(std::system("ip addr add 10.9.0.3/32 dev dummy0 && "
+                              "ip route add 10.9.0.77/32 dev dummy0 src 10.9.0.3"),
+                  0);
+        EXPECT_EQ(source_now(), "10.9.0.3") << "more specific route";
+        ASSERT_EQ(std::system("ip link set dummy0 down"), 0);
+        EXPECT_EQ(source_now(), std::string("errno ") + strerror(ENETUNREACH)) << "link down";
     });
 }
 
