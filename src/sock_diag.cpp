@@ -114,7 +114,7 @@ size_t sock_diag_build_lookup(void* buf, size_t cap, uint32_t seq, int protocol,
 
 int sock_diag_parse_lookup(const void* buf, size_t len, uint32_t seq, uint32_t portid,
                            const diag_tuple& t, diag_answer& out) noexcept {
-    out.cookie.reset();
+    out = diag_answer{};
     if (len < sizeof(nlmsghdr) || len > kLookupReplyMax * 64) return EPROTO;
     auto* nlh = static_cast<const nlmsghdr*>(buf);
     if (!header_ok(nlh, int(len), seq, portid)) return EPROTO;
@@ -127,9 +127,8 @@ int sock_diag_parse_lookup(const void* buf, size_t len, uint32_t seq, uint32_t p
     if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY) return EPROTO;
     diag_entry e;
     if (!entry_of(nlh, e)) return EPROTO;
-    // Whatever socket answers must hold the local port we asked about.
-    if (e.local_port != t.local_port) return EPROTO;
     out.cookie = e.cookie;
+    out.moved = e.local_port != t.local_port;
     return 0;
 }
 

@@ -35,13 +35,17 @@ size_t sock_diag_build_lookup(void* buf, size_t cap, uint32_t seq, int protocol,
                               const diag_tuple& t) noexcept;
 
 // The answer to an exact lookup: found with a cookie, or not found (the kernel's -ENOENT).
+// `moved`: the socket found no longer holds the local port asked about — it was disconnected,
+// closed or rebound between the kernel's lookup and its reply (seen under churn). It was the best
+// match for the flow a moment ago: callers count it as another socket, never as "free".
 struct diag_answer {
     std::optional<uint64_t> cookie;
+    bool moved = false;
 };
 
 // Parses the reply to an exact lookup built for (seq, portid, t). Returns 0 and fills `out`, or:
 //   EPROTO  malformed, truncated, another sequence number or port id, an unexpected message
-//           type, a message that does not echo the local port looked up, or trailing garbage;
+//           type, or trailing garbage;
 //   the kernel's errno for any error other than ENOENT.
 int sock_diag_parse_lookup(const void* buf, size_t len, uint32_t seq, uint32_t portid,
                            const diag_tuple& t, diag_answer& out) noexcept;

@@ -32,45 +32,56 @@ constexpr uint32_t kFakePortid = 4242;
 
 enum class reply { enoent, truncated, wrong_seq, wrong_portid, silence, foreign, two_messages };
 
-// Answers one request on `fd` the way `how` says, as the kernel would have (or not).
+void answer(int fd, reply how);
+
+// Answers every request on `fd` the way `how` says, as the kernel would have (or not), until no
+// request comes for 500 ms.
 void fake_kernel(int fd, reply how) {
-    alignas(4) uint8_t req[256];
-    ssize_t n = ::recv(fd, req, sizeof req, 0);
-    if (n < ssize_t(sizeof(nlmsghdr) + sizeof(inet_diag_req_v2))) return;
-    nlmsghdr h;
-    inet_diag_req_v2 r;
-    std::memcpy(&h, req, sizeof h);
-    std::memcpy(&r, req + sizeof h, sizeof r);
-    alignas(4) uint8_t out[512] = {};
-    auto* oh = reinterpret_cast<nlmsghdr*>(out);
-    oh->nlmsg_seq = how == reply::wrong_seq ? h.nlmsg_seq + 1 : h.nlmsg_seq;
-    oh->nlmsg_pid = how == reply::wrong_portid ? kFakePortid + 1 : kFakePortid;
-    size_t len;
-    if (how == reply::silence) return;
-    if (how == reply::enoent) {
-        oh->nlmsg_type = NLMSG_ERROR;
-        oh->nlmsg_len = sizeof(nlmsghdr) + sizeof(nlmsgerr);
-        nlmsgerr err{};
-        err.error = -ENOENT;
-        err.msg = h;
-        std::memcpy(out + sizeof(nlmsghdr), &err, sizeof err);
-        len = oh->nlmsg_len;
-    } else {
-        oh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
-        oh->nlmsg_len = sizeof(nlmsghdr) + sizeof(inet_diag_msg);
-        inet_diag_msg m{};
-        m.idiag_family = AF_INET;
-        m.id.idiag_sport = r.id.idiag_dport;  // echo the local port
-        m.id.idiag_cookie[0] = 12345;
-        std::memcpy(out + sizeof(nlmsghdr), &m, sizeof m);
-        len = oh->nlmsg_len;
-        if (how == reply::truncated) len = sizeof(nlmsghdr) + 20;
-        if (how == reply::two_messages) {
-            std::memcpy(out + len, out, len);
-            len *= 2;
+    timeval tv{0, 500000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    answer(fd, how);
+}
+
+void answer(int fd, reply how) {
+    for (;;) {
+        alignas(4) uint8_t req[256];
+        ssize_t n = ::recv(fd, req, sizeof req, 0);
+        if (n < ssize_t(sizeof(nlmsghdr) + sizeof(inet_diag_req_v2))) return;
+        nlmsghdr h;
+        inet_diag_req_v2 r;
+        std::memcpy(&h, req, sizeof h);
+        std::memcpy(&r, req + sizeof h, sizeof r);
+        alignas(4) uint8_t out[512] = {};
+        auto* oh = reinterpret_cast<nlmsghdr*>(out);
+        oh->nlmsg_seq = how == reply::wrong_seq ? h.nlmsg_seq + 1 : h.nlmsg_seq;
+        oh->nlmsg_pid = how == reply::wrong_portid ? kFakePortid + 1 : kFakePortid;
+        size_t len;
+        if (how == reply::silence) continue;
+        if (how == reply::enoent) {
+            oh->nlmsg_type = NLMSG_ERROR;
+            oh->nlmsg_len = sizeof(nlmsghdr) + sizeof(nlmsgerr);
+            nlmsgerr err{};
+            err.error = -ENOENT;
+            err.msg = h;
+            std::memcpy(out + sizeof(nlmsghdr), &err, sizeof err);
+            len = oh->nlmsg_len;
+        } else {
+            oh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+            oh->nlmsg_len = sizeof(nlmsghdr) + sizeof(inet_diag_msg);
+            inet_diag_msg m{};
+            m.idiag_family = AF_INET;
+            m.id.idiag_sport = r.id.idiag_dport;  // echo the local port
+            m.id.idiag_cookie[0] = 12345;
+            std::memcpy(out + sizeof(nlmsghdr), &m, sizeof m);
+            len = oh->nlmsg_len;
+            if (how == reply::truncated) len = sizeof(nlmsghdr) + 20;
+            if (how == reply::two_messages) {
+                std::memcpy(out + len, out, len);
+                len *= 2;
+            }
         }
+        ::send(fd, out, len, 0);
     }
-    ::send(fd, out, len, 0);
 }
 
 // In a fresh namespace: makes the namespace state, swaps its diag socket for a fake answering

@@ -27,7 +27,7 @@ constexpr int kProcs = 8;
 constexpr int kAttempts = 3000;
 
 struct shared_counts {
-    std::atomic<int> ok, eaddrinuse, eagain, other, left_locked;
+    std::atomic<int> ok, eaddrinuse, eagain, other, left_locked, last_other;
 };
 
 // Runs the race: each process makes kAttempts calls of `attempt(i)` (returns the socket or -1 and
@@ -61,6 +61,7 @@ shared_counts* race(F attempt) {
                 continue;
             }
             (e == EADDRINUSE ? c->eaddrinuse : e == EAGAIN ? c->eagain : c->other)++;
+            if (e != EADDRINUSE && e != EAGAIN) c->last_other = e;
             if (cxtest::local_port_of(fd) != 0 && cxtest::reuseaddr_of(fd) == 0) c->left_locked++;
             if (cxtest::is_connected(fd)) c->left_locked++;
             ::close(fd);
@@ -72,7 +73,7 @@ shared_counts* race(F attempt) {
     EXPECT_EQ(failed, 0);
     EXPECT_EQ(duplicates_seen, 0) << "over " << dumps << " dumps";
     EXPECT_GT(dumps, 10);
-    EXPECT_EQ(c->other.load(), 0) << "unexpected errors";
+    EXPECT_EQ(c->other.load(), 0) << "unexpected errors, last: " << strerror(c->last_other.load());
     EXPECT_EQ(c->left_locked.load(), 0);
     EXPECT_GT(c->ok.load(), 0);
     // Nothing left behind: every socket closed, so the namespace has no UDP socket at all.
