@@ -489,9 +489,12 @@ int connect_search(udp_call& c) {
 int udp_connect(const request& r, connectx_result& res) noexcept {
     udp_call c(r, res);
     if (int e = begin(c)) return e;
-    if (r.src_port() != 0) return connect_explicit(c);
+    // Lock and lookups need the concrete local address: with a wildcard one (even with a fixed
+    // port) the check would look at the wildcard, not at the address the route picks, and let a
+    // duplicate 4-tuple through.
     if (!r.src_ip_given)
         if (int e = discover_source(c)) return e;
+    if (r.src_port() != 0) return connect_explicit(c);
     return connect_search(c);
 }
 

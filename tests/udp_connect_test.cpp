@@ -245,6 +245,12 @@ TEST(UdpConnectxNetns, PlainReuseaddrSocketIsNeverOvershadowed) {
         fd = udp_socket(AF_INET);
         EXPECT_EQ(udp_connectx(fd, &taken, dst), EADDRINUSE);
         ::close(fd);
+        // The same port from the wildcard address: the check is on the address the route picks.
+        auto wildcard_taken = v4("0.0.0.0:40008");
+        fd = udp_socket(AF_INET);
+        EXPECT_EQ(udp_connectx(fd, &wildcard_taken, dst), EADDRINUSE);
+        EXPECT_EQ(cxtest::local_port_of(fd), 0);
+        ::close(fd);
         // Toward another destination every port is free again.
         auto [n, err] = fill(
             AF_INET, [&](int s, int) { return udp_connectx(s, &src, dst_v4(1, kPort)); }, keep,
