@@ -19,9 +19,11 @@ int connect_socket(int fd, const sockaddr* src, socklen_t src_len, const sockadd
     if (int e = validate(fd, src, src_len, dst, dst_len, opts, req)) return e;
     int e = req.protocol == IPPROTO_TCP ? tcp_connect(req, res) : udp_connect(req, res);
     if (!out || (e != 0 && e != EINPROGRESS)) return e;
-    // The local end as the kernel made it (for EINPROGRESS the port is already chosen).
+    // The local end as the kernel made it (for EINPROGRESS the port is already chosen), unless
+    // the path already knows it (the UDP path has seen its bound address in the locked lookup).
     socklen_t len = sizeof res.local;
-    if (sys::getsockname(fd, reinterpret_cast<sockaddr*>(&res.local), len) != 0)
+    if (res.local.ss_family == AF_UNSPEC &&
+        sys::getsockname(fd, reinterpret_cast<sockaddr*>(&res.local), len) != 0)
         std::memset(&res.local, 0, sizeof res.local);
     std::memcpy(&res.remote, req.dst.sa(), req.dst.size());
     return e;

@@ -76,26 +76,32 @@ struct registry {
     int refs[kSlots] = {};
     uint64_t last_use[kSlots] = {};
     uint64_t tick = 0;
-    pid_t pid = 0;
+    bool forked = false;  // set in a fork child: everything in the slots is the parent's
 };
 registry g_reg;
 
+// fork() holds the registry's mutex across the fork, so a child sees a consistent registry and
+// learns here, for free, that it is a child: no getpid() on every call.
 void atfork_prepare() {
     g_reg.mu.lock();
 }
-void atfork_release() {
+void atfork_parent() {
+    g_reg.mu.unlock();
+}
+void atfork_child() {
+    g_reg.forked = true;
     g_reg.mu.unlock();
 }
 
 // Drops everything a parent left: its netlink sockets must not be used here, and its mutexes may
 // be held by threads that do not exist in this process, so the states are closed, not freed.
-void reset_after_fork(pid_t pid) {
+void reset_after_fork() {
     for (int i = 0; i < registry::kSlots; ++i) {
         if (g_reg.slots[i]) g_reg.slots[i]->forget_after_fork();
         g_reg.slots[i] = nullptr;
         g_reg.refs[i] = 0;
     }
-    g_reg.pid = pid;
+    g_reg.forked = false;
 }
 
 int slot_of(const netns_state* s) {
@@ -349,6 +355,8 @@ int netns_state::refresh_sysctls() noexcept {
     static thread_local char range_buf[64];
     static thread_local std::vector<char> reserved_buf;
     size_t range_len, reserved_len;
+    // Unknown until this read succeeds: a failed read leaves the next call to read again.
+    sysctls_known_.store(false, std::memory_order_release);
     if (int e = read_whole(range_fd_, range_buf, sizeof range_buf, range_len)) return e;
     try {
         if (reserved_buf.empty()) reserved_buf.resize(4096);
@@ -387,6 +395,7 @@ int netns_state::refresh_sysctls() noexcept {
         reserved_text_.clear();
         return ENOMEM;
     }
+    sysctls_known_.store(true, std::memory_order_release);
     return 0;
 }
 
@@ -467,11 +476,10 @@ int netns_for_socket(int fd, netns_ref& out) noexcept {
         cookie = 0;  // before 5.14: the caller's namespace, unverifiable
     }
     static std::once_flag once;
-    std::call_once(once, [] { pthread_atfork(atfork_prepare, atfork_release, atfork_release); });
-    pid_t pid = ::getpid();
+    std::call_once(once, [] { pthread_atfork(atfork_prepare, atfork_parent, atfork_child); });
 
     std::unique_lock lock(g_reg.mu);
-    if (g_reg.pid != pid) reset_after_fork(pid);
+    if (g_reg.forked) reset_after_fork();
     ++g_reg.tick;
     int free_slot = -1, lru = -1;
     for (int i = 0; i < registry::kSlots; ++i) {
@@ -523,7 +531,7 @@ int netns_test_inject(int sock_fd, int protocol, int fd, uint32_t portid) noexce
 
 int netns_test_count() noexcept {
     std::lock_guard lock(g_reg.mu);
-    if (g_reg.pid != ::getpid()) return 0;
+    if (g_reg.forked) return 0;
     int n = 0;
     for (netns_state* s : g_reg.slots) n += s != nullptr;
     return n;

@@ -15,8 +15,10 @@
 // Once created the state serves any thread, wherever it is.
 //
 // Fork: a child must never talk over its parent's netlink sockets (replies would be stolen or
-// cross-wired). The registry remembers the pid it was built in; a call from another pid drops
-// everything inherited (closing the child's copies of the fds) and starts afresh.
+// cross-wired). A pthread_atfork child handler marks the registry; the child's first call drops
+// everything inherited (closing the child's copies of the fds) and starts afresh. (A child made
+// by a raw clone(2) or _Fork(), which run no fork handlers, is not detected; it still fails
+// closed: a reply the other process takes is missing or names another socket, never "free".)
 #pragma once
 
 #include <sys/types.h>
@@ -128,6 +130,9 @@ public:
     // pread()s both sysctls and re-parses what changed since the last call. Call without `mu`
     // held, then read range/reserved under `mu`. 0 or an errno (EPROTO: unparsable content).
     int refresh_sysctls() noexcept;
+    // True once refresh_sysctls() has succeeded here: `range` and `reserved` hold values read at
+    // some point (maybe stale; see connect_search for when that is enough).
+    bool sysctls_known() const noexcept { return sysctls_known_.load(std::memory_order_acquire); }
 
     // Finds the hint for `key`, or recycles the least recently used one for it (cleared).
     // Caller holds `mu`. nullptr when its bitmaps cannot be allocated (first use of a slot).
@@ -165,6 +170,7 @@ private:
     pool& pool_of(int protocol) noexcept;
 
     const uint64_t cookie_;
+    std::atomic<bool> sysctls_known_{false};
     int range_fd_ = -1;
     int reserved_fd_ = -1;
     std::mutex pool_mu_;

@@ -53,6 +53,9 @@ constexpr uint64_t kDumpEveryMs = 100;
 constexpr int kNotFoundRetries = 3;
 // Misses allowed, between two dumps, when the last dump saw the range full.
 constexpr int kProbesAfterFullDump = 16;
+// Binds that landed outside the candidate (ip_local_port_range changed under the call) before
+// the search gives up with EAGAIN.
+constexpr int kMaxElsewhere = 4;
 
 const uint8_t* ip_bytes(const address& a, bool as_v4) {
     if (a.family() == AF_INET)
@@ -74,6 +77,8 @@ struct udp_call {
     bool v4_table = false;       // IPv4 traffic: AF_INET socket or IPv4-mapped destination
     uint32_t ifindex = 0;        // device the socket is bound to (lookups must name it)
     bool rebind_device = false;  // connect(AF_UNSPEC) clears the bound device: set it again
+    bool device_known = true;    // false: ifindex not read yet (see know_device)
+    bool check_bound = false;    // a locked lookup that is not ours checks the bound port
     address src;                 // the source, IP known; the port set per attempt
 
     udp_call(const request& req, connectx_result& out) : r(req), res(out) {}
@@ -83,8 +88,45 @@ struct udp_call {
     size_t ip_len() const { return v4_table ? 4 : 16; }
 };
 
+// The local end for the caller's result, known without asking the kernel: the bound address,
+// which the locked lookup has just shown to be ours.
+// (As getsockname shows it: an IPv6 source's flow label is not part of it.)
+void report_local(udp_call& c, const sockaddr* sa, socklen_t len) {
+    std::memcpy(&c.res.local, sa, len);
+    if (sa->sa_family == AF_INET6) reinterpret_cast<sockaddr_in6*>(&c.res.local)->sin6_flowinfo = 0;
+}
+
 int set_reuse(const udp_call& c, int v) {
     return sys::setsockopt_int(c.fd(), SOL_SOCKET, SO_REUSEADDR, v);
+}
+
+// The device the socket is bound to, read once. In the common case (an IPv4 or global IPv6
+// source given, no device asked for) it is read only when needed: before anything that clears it
+// (connect(AF_UNSPEC)), before a pre-check lookup, and when a locked lookup does not name our
+// socket. A locked lookup without a device that names our socket proves there is none: udp_diag
+// matches a device-bound socket only when the lookup names its device.
+int know_device(udp_call& c) {
+    if (c.device_known) return 0;
+    int bound = 0;
+    if (int e = sys::getsockopt_int(c.fd(), SOL_SOCKET, SO_BINDTOIFINDEX, bound)) return e;
+    c.ifindex = uint32_t(bound);
+    c.rebind_device = bound != 0;
+    c.device_known = true;
+    return 0;
+}
+
+// Returned by the lock when the socket turned out bound to another port than the candidate (see
+// connect_search): not an errno, never returned to the caller.
+constexpr int kBoundElsewhere = -1;
+
+// The port socket `fd` is bound to.
+int bound_port(int fd, uint16_t& port) {
+    sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (int e = sys::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), len)) return e;
+    port = ss.ss_family == AF_INET ? ntohs(reinterpret_cast<const sockaddr_in*>(&ss)->sin_port)
+                                   : ntohs(reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_port);
+    return 0;
 }
 
 // Exact lookup of (dst -> src:port). Counts it, and marks the namespace's udp_diag as answering
@@ -118,12 +160,30 @@ int lookup(udp_call& c, uint16_t port, diag_answer& out) {
 // before, either a transient or something wrong: the kernel answers "not found" when the best
 // match it found is a socket being closed at that instant (its refcount is already zero), seen
 // under churn by the race test. So it asks again a few times; still nothing is EPROTO.
+// Before any of that, an answer that is not ours is checked against where the socket really is
+// (c.check_bound: kBoundElsewhere) and, if its device was not read yet, asked again naming it.
 int verify_locked(udp_call& c, uint16_t port) {
     for (int attempt = 0;; ++attempt) {
         diag_answer a;
         if (int e = lookup(c, port, a)) return e;
-        if (a.cookie && *a.cookie == c.cookie)  // ours cannot leave its port while locked
+        if (a.cookie && *a.cookie == c.cookie) {  // ours cannot leave its port while locked
+            c.device_known = true;                // found without naming one: none (or named)
             return a.moved ? EPROTO : 0;
+        }
+        if (c.check_bound) {
+            // Not ours: first make sure the socket is where the lookup looked.
+            c.check_bound = false;
+            uint16_t at = 0;
+            if (int e = bound_port(c.fd(), at)) return e;
+            if (at != port) return kBoundElsewhere;
+        }
+        if (!c.device_known) {
+            if (int e = know_device(c)) return e;
+            if (c.ifindex) {  // looked without the device: again, with it
+                --attempt;
+                continue;
+            }
+        }
         if (a.cookie) return EADDRINUSE;
         if (!c.ns->diag_answered.load()) return EPROTONOSUPPORT;
         if (attempt == kNotFoundRetries) return EPROTO;
@@ -157,11 +217,12 @@ int begin(udp_call& c) {
             return e;
         c.ifindex = uint32_t(c.r.ifindex);
         c.rebind_device = true;
+    } else if (c.r.src_ip_given && c.r.src_port() == 0 && !c.r.dst.is_link_local() &&
+               !c.r.src.is_link_local()) {
+        c.device_known = false;  // a port search from a given, non-link-local IP: see know_device
     } else {
-        int bound = 0;
-        if (int e = sys::getsockopt_int(c.fd(), SOL_SOCKET, SO_BINDTOIFINDEX, bound)) return e;
-        c.ifindex = uint32_t(bound);
-        c.rebind_device = bound != 0;
+        c.device_known = false;
+        if (int e = know_device(c)) return e;
     }
     // A link-local destination is reached through its scope's device; bind() of the scoped
     // source binds the socket there.
@@ -227,7 +288,9 @@ int connect_explicit(udp_call& c) {
         set_reuse(c, c.prev_reuse);
         return e;
     }
-    return lock_and_connect(c, port);
+    int e = lock_and_connect(c, port);
+    if (e == 0) report_local(c, c.src.sa(), c.src.size());
+    return e;
 }
 
 // --- port search ---------------------------------------------------------------------------------
@@ -356,13 +419,30 @@ void undo_search(const udp_call& c, bool lpr, uint32_t prev_lpr) {
     set_reuse(c, c.prev_reuse);
 }
 
+// Sysctls: ip_local_port_range and ip_local_reserved_ports can change at any time and nothing
+// announces it, yet a change must hold from the very next call. Reading them costs two procfs
+// preads per call; where the kernel enforces both at bind time, they are read only when needed:
+// a candidate P is bound through IP_LOCAL_PORT_RANGE=[P,P] and bind(ip, 0), and the kernel's
+// autobind then never binds a reserved port (bind fails) nor one outside the current range (the
+// socket's bounds are ignored outside it and another port is bound, which getsockname shows).
+// Either way the search re-reads the sysctls and goes on; it also re-reads them before it gives
+// up with EAGAIN (the range may have grown or reservations gone), and whenever the socket has
+// its own IP_LOCAL_PORT_RANGE (whose bounds count only inside the current range). Without
+// IP_LOCAL_PORT_RANGE (before 6.3) a port is bound explicitly, which the kernel does not check
+// against either sysctl: they are read on every call.
 int connect_search(udp_call& c) {
     int sock_range = 0;
     int e = sys::getsockopt_int(c.fd(), IPPROTO_IP, IP_LOCAL_PORT_RANGE, sock_range);
     bool lpr = e == 0;
     if (e && e != ENOPROTOOPT) return e;
     const uint32_t prev_lpr = uint32_t(sock_range);
-    if (int e2 = c.ns->refresh_sysctls()) return e2;
+    bool fresh = false;  // the sysctls were read during this call
+    auto refresh = [&] {
+        fresh = true;
+        return c.ns->refresh_sysctls();
+    };
+    if (!lpr || prev_lpr != 0 || !c.ns->sysctls_known())
+        if (int e2 = refresh()) return e2;
 
     port_hint_key key;
     std::memcpy(key.src, ip_bytes(c.src, c.v4_table), c.ip_len());
@@ -378,7 +458,7 @@ int connect_search(udp_call& c) {
         return err;
     };
     bool dumped = false, reset = false, unblocked = false, contended = false;
-    int misses = 0, budget = -1;  // budget: misses left before EAGAIN, -1 = unbounded
+    int misses = 0, budget = -1, elsewhere = 0;  // budget: misses left before EAGAIN, -1 = unbounded
     auto missed = [&] {           // counts a lost candidate; true when the budget is spent
         ++misses;
         return budget > 0 && --budget == 0;
@@ -388,8 +468,13 @@ int connect_search(udp_call& c) {
         uint16_t port = 0;
         bool want_dump = false;
         {
-            std::lock_guard lock(c.ns->mu);
-            if (!usable_span(c, c.ns->range, prev_lpr, span)) return fail(EAGAIN);
+            std::unique_lock lock(c.ns->mu);
+            if (!usable_span(c, c.ns->range, prev_lpr, span)) {
+                lock.unlock();
+                if (fresh) return fail(EAGAIN);
+                if (int e2 = refresh()) return fail(e2);
+                continue;
+            }
             port_hint* h = c.ns->hint(key);
             if (!h) return fail(ENOMEM);
             const uint64_t now = now_ms();
@@ -434,13 +519,19 @@ int connect_search(udp_call& c) {
             misses = 0;
             continue;
         }
-        // Nothing believed free after a dump (or within kDumpEveryMs of the last one).
-        if (port == 0) return fail(EAGAIN);
+        // Nothing believed free after a dump (or within kDumpEveryMs of the last one): unless
+        // the sysctls, read now, say otherwise.
+        if (port == 0) {
+            if (fresh) return fail(EAGAIN);
+            if (int e2 = refresh()) return fail(e2);
+            continue;
+        }
         ++c.res.attempts;
         if (contended) {
             // Others are active on these ports: look before binding. A bind through the range
             // that fails costs the kernel a walk of its whole UDP hash (~1 ms); a lookup that
             // shows the port busy (a socket mid-connectx, or one connected to dst) costs ~2 us.
+            if (int e2 = know_device(c)) return fail(e2);
             diag_answer pre;
             if (int e2 = lookup(c, port, pre)) return fail(e2);
             if (pre.cookie) {
@@ -460,21 +551,44 @@ int connect_search(udp_call& c) {
         }
         if (int e2 = sys::bind(c.fd(), at.sa(), at.size())) {
             if (e2 != EADDRINUSE) return fail(e2);
-            std::lock_guard lock(c.ns->mu);
-            if (port_hint* h = c.ns->hint(key)) set_bit(h->blocked.get(), port);
+            {
+                std::lock_guard lock(c.ns->mu);
+                if (port_hint* h = c.ns->hint(key)) set_bit(h->blocked.get(), port);
+            }
+            // Maybe reserved since the sysctls were last read.
+            if (!fresh)
+                if (int e3 = refresh()) return fail(e3);
             if (missed()) return fail(EAGAIN);
             contended = true;
             continue;
         }
+        // Only the bind through the range can land elsewhere; the lock checks (see verify_locked).
+        c.check_bound = lpr;
         int r = lock_and_connect(c, port);
         if (r == 0) {
             if (lpr) sys::setsockopt_int(c.fd(), IPPROTO_IP, IP_LOCAL_PORT_RANGE, int(prev_lpr));
+            at.set_port(port);  // the locked lookup found our socket there
+            report_local(c, at.sa(), at.size());
             return 0;
         }
         // Not connected, lock released. Give the port back (only possible when it was bound
-        // through the range, not user-locked) and go on, or stop.
+        // through the range, not user-locked) and go on, or stop. The device first: giving the
+        // port back clears it.
+        if (int e2 = know_device(c)) return fail(r == kBoundElsewhere ? e2 : r);
         sys::disconnect(c.fd());
         if (!lpr) return r;  // bound for good: lock released, nothing more to undo
+        if (r == kBoundElsewhere) {
+            // Outside the current ip_local_port_range: the kernel bound another port. Read the
+            // sysctls (even when read this call: only a concurrent change explains it, and a
+            // range that keeps changing ends the search).
+            if (c.rebind_device)
+                if (int e2 = sys::setsockopt_int(c.fd(), SOL_SOCKET, SO_BINDTOIFINDEX,
+                                                 int(c.ifindex)))
+                    return fail(e2);
+            if (int e2 = refresh()) return fail(e2);
+            if (++elsewhere > kMaxElsewhere || missed()) return fail(EAGAIN);
+            continue;
+        }
         if (r != EADDRINUSE) return fail(r);
         contended = true;
         if (c.rebind_device)

@@ -299,6 +299,91 @@ TEST(UdpConnectxNetns, BoundDeviceSurvivesPortsGivenBackDuringTheSearch) {
     });
 }
 
+// The same with the device bound by the caller (SO_BINDTOIFINDEX) rather than asked for: the
+// search reads it only when it must, and must still bind it again after giving a port back.
+TEST(UdpConnectxNetns, CallersBoundDeviceSurvivesPortsGivenBack) {
+    CXTEST_REQUIRE_NETNS();
+    cxtest::run_in_netns([] {
+        fds plain, keep;
+        auto dst = dst_v4(0, kPort);
+        for (uint16_t p = 40000; p < 40064; p += 2) {
+            int fd = cxtest::udp_bound(v4(("127.0.0.1:" + std::to_string(p)).c_str()), true);
+            ASSERT_EQ(::connect(fd, dst.sa(), dst.size()), 0);
+            plain.add(fd);
+        }
+        int lo = int(if_nametoindex("lo"));
+        auto src = v4("127.0.0.1");
+        auto [n, err] = fill(
+            AF_INET,
+            [&](int fd, int) {
+                EXPECT_EQ(setsockopt(fd, SOL_SOCKET, SO_BINDTOIFINDEX, &lo, sizeof lo), 0);
+                int e = udp_connectx(fd, &src, dst);
+                if (e == 0) {
+                    int dev = 0;
+                    socklen_t len = sizeof dev;
+                    getsockopt(fd, SOL_SOCKET, SO_BINDTOIFINDEX, &dev, &len);
+                    EXPECT_EQ(dev, lo);
+                    EXPECT_EQ(cxtest::local_port_of(fd) % 2, 1);
+                }
+                return e;
+            },
+            keep, 1000);
+        EXPECT_EQ(n, 32);
+        EXPECT_EQ(err, EAGAIN);
+        expect_no_duplicates();
+    });
+}
+
+// connectx_result.local is what getsockname says, byte for byte, in every case (the UDP path
+// reports it without asking the kernel).
+TEST(UdpConnectxNetns, ResultLocalIsWhatGetsocknameSays) {
+    CXTEST_REQUIRE_NETNS();
+    cxtest::netns_options opt;
+    opt.dummy = true;
+    cxtest::run_in_netns(opt, [] {
+        std::string scope = "%" + std::to_string(if_nametoindex("dummy0"));
+        auto v6src = v4("[2001:db8::1]:0");
+        reinterpret_cast<sockaddr_in6*>(v6src.sa())->sin6_flowinfo = htonl(0x12345);
+        struct {
+            int family;
+            const char* src;  // nullptr: wildcard
+            cx::address dst;
+        } cases[] = {
+            {AF_INET, "127.0.0.1", dst_v4(0, kPort)},
+            {AF_INET, "127.0.0.1:40007", dst_v4(0, kPort)},
+            {AF_INET, nullptr, dst_v4(1, kPort)},
+            {AF_INET6, "2001:db8::1", dst_v6(0, kPort)},
+            {AF_INET6, nullptr, dst_v6(1, kPort)},
+            {AF_INET6, "[::ffff:127.0.0.1]:0", v4("[::ffff:127.0.1.2]:5353")},
+            {AF_INET6, nullptr, v4(("[fe80::2" + scope + "]:5353").c_str())},
+        };
+        fds keep;
+        for (const auto& c : cases) {
+            int fd = udp_socket(c.family);
+            keep.add(fd);
+            connectx_result res{};
+            auto opts = with_result(res);
+            auto src = c.src ? v4(c.src) : cx::address{};
+            ASSERT_EQ(udp_connectx(fd, c.src ? &src : nullptr, c.dst, &opts), 0)
+                << (c.src ? c.src : "*") << " -> " << c.dst.to_string();
+            sockaddr_storage want{};
+            socklen_t len = sizeof want;
+            ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&want), &len), 0);
+            EXPECT_EQ(std::memcmp(&want, &res.local, sizeof want), 0)
+                << (c.src ? c.src : "*") << " -> " << c.dst.to_string();
+        }
+        int fd = udp_socket(AF_INET6);  // a flow label given with the source is not reported
+        keep.add(fd);
+        connectx_result res{};
+        auto opts = with_result(res);
+        ASSERT_EQ(udp_connectx(fd, &v6src, dst_v6(2, kPort), &opts), 0);
+        sockaddr_storage want{};
+        socklen_t len = sizeof want;
+        ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&want), &len), 0);
+        EXPECT_EQ(std::memcmp(&want, &res.local, sizeof want), 0);
+    });
+}
+
 TEST(UdpConnectxNetns, Ipv6SourceIpAndWildcardReachRange) {
     CXTEST_REQUIRE_NETNS();
     cxtest::run_in_netns([] {
