@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "netns_cache.hpp"
+#include "sys.hpp"
 
 namespace cx::detail {
 namespace {
@@ -109,6 +110,50 @@ int route_lookup(int nl, uint32_t portid, uint32_t seq, const route_query& q,
     size_t got;
     if (int e = nl_recv(nl, reply, sizeof reply, got)) return e;
     return route_parse_reply(reply, got, seq, portid, q, out);
+}
+
+int route_source(netns_state& ns, int fd, const address& dst, uint32_t oif,
+                 address& src) noexcept {
+    // IPv4-mapped destinations are IPv4 traffic: ask the IPv4 table.
+    const bool v4 = dst.family() == AF_INET || dst.is_v4_mapped();
+    const uint8_t* dst_ip =
+        dst.family() == AF_INET
+            ? reinterpret_cast<const uint8_t*>(&reinterpret_cast<const sockaddr_in*>(dst.sa())->sin_addr)
+            : reinterpret_cast<const sockaddr_in6*>(dst.sa())->sin6_addr.s6_addr + (v4 ? 12 : 0);
+    route_query q;
+    q.family = v4 ? AF_INET : AF_INET6;
+    std::memcpy(q.dst, dst_ip, v4 ? 4 : 16);
+    q.oif = oif;
+    int mark = 0;
+    if (int e = sys::getsockopt_int(fd, SOL_SOCKET, SO_MARK, mark)) return e;
+    q.mark = uint32_t(mark);
+    // The routing table rarely changes between calls: ask the kernel only when it may have.
+    route_answer a;
+    uint64_t gen;
+    if (!ns.route_cached(q, a, gen)) {
+        nl_lease route;
+        if (int e = ns.lease(NETLINK_ROUTE, fd, route)) return e;
+        if (int e = route_lookup(route.fd(), route.portid(), route.next_seq(), q, a)) {
+            if (e == ETIMEDOUT || e == EPROTO) route.discard();
+            return e;
+        }
+        ns.route_store(q, a, gen);
+    }
+    if (src.family() == AF_INET) {
+        std::memcpy(&reinterpret_cast<sockaddr_in*>(src.sa())->sin_addr, a.src, 4);
+        return 0;
+    }
+    auto* s6 = reinterpret_cast<sockaddr_in6*>(src.sa());
+    if (v4) {
+        std::memset(&s6->sin6_addr, 0, 16);
+        s6->sin6_addr.s6_addr[10] = s6->sin6_addr.s6_addr[11] = 0xff;
+        std::memcpy(s6->sin6_addr.s6_addr + 12, a.src, 4);
+    } else {
+        std::memcpy(&s6->sin6_addr, a.src, 16);
+    }
+    s6->sin6_scope_id = 0;
+    if (src.is_link_local()) s6->sin6_scope_id = oif ? oif : a.oif;
+    return 0;
 }
 
 }  // namespace cx::detail

@@ -8,7 +8,11 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <connectx/connectx.hpp>
+
 namespace cx::detail {
+
+class netns_state;
 
 struct route_query {
     int family = 0;        // AF_INET or AF_INET6
@@ -40,5 +44,12 @@ int route_parse_reply(const void* buf, size_t len, uint32_t seq, uint32_t portid
 // reply comes within the socket's receive timeout.
 int route_lookup(int nl, uint32_t portid, uint32_t seq, const route_query& q,
                  route_answer& out) noexcept;
+
+// The source address the kernel would pick for socket `fd` toward `dst`, written into `src` (its
+// family and port are kept; IPv4-mapped when `dst` is). Asked in the socket's namespace `ns`, with
+// the socket's SO_MARK and the output device `oif` (0 = any); answers are cached in `ns` until
+// rtnetlink says routing changed. 0 or an errno as route_lookup's.
+int route_source(netns_state& ns, int fd, const address& dst, uint32_t oif,
+                 address& src) noexcept;
 
 }  // namespace cx::detail

@@ -15,6 +15,7 @@
 #include "netns_cache.hpp"
 #include "port_range.hpp"
 #include "request.hpp"
+#include "route_lookup.hpp"
 #include "sock_diag.hpp"
 #include "sys.hpp"
 
@@ -70,12 +71,17 @@ struct tuple_probe {
     bool usable = false;
     uint32_t lookups = 0;
 
-    explicit tuple_probe(const request& r) {
-        if (netns_for_socket(r.fd, ns) != 0 || ns->lease(NETLINK_SOCK_DIAG, r.fd, nl) != 0) return;
+    // `src` gets the address the route picks when the caller left it open: a check on the
+    // wildcard would find nothing, while connect() binds the concrete address.
+    tuple_probe(const request& r, address& src) {
+        if (netns_for_socket(r.fd, ns) != 0) return;
+        if (!r.src_ip_given && route_source(*ns, r.fd, r.dst, uint32_t(r.ifindex), src) != 0)
+            return;
+        if (ns->lease(NETLINK_SOCK_DIAG, r.fd, nl) != 0) return;
         // IPv4-mapped tuples live in the IPv4 table.
         bool v4 = r.family == AF_INET || r.dst.is_v4_mapped();
         t.family = v4 ? AF_INET : AF_INET6;
-        copy_ip(r.src, v4, t.local);
+        copy_ip(src, v4, t.local);
         copy_ip(r.dst, v4, t.remote);
         t.remote_port = r.dst.port();
         t.ifindex = r.ifindex ? uint32_t(r.ifindex) : r.dst.scope_id();
@@ -110,7 +116,8 @@ struct tuple_probe {
 // is passed over too: the socket is still unbound then. connect()'s answer is final.
 int connect_explicit_ports(const request& r, connectx_result& res) {
     res.technique = CONNECTX_TECH_EXPLICIT_PORTS;
-    tuple_probe probe(r);
+    address src = r.src;
+    tuple_probe probe(r, src);
     reserved_ports reserved;
     if (probe.ns && probe.ns->refresh_sysctls() == 0) {
         std::lock_guard lock(probe.ns->mu);
@@ -121,7 +128,6 @@ int connect_explicit_ports(const request& r, connectx_result& res) {
     port_span span{r.port_lo, r.port_hi};
     uint32_t n = span.size();
     uint32_t start = random_below(n);
-    address src = r.src;
     int e = EADDRNOTAVAIL;
     for (uint32_t i = 0; i < n; ++i) {
         uint16_t port = uint16_t(span.lo + (start + i) % n);

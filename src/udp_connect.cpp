@@ -231,45 +231,6 @@ int begin(udp_call& c) {
     return 0;
 }
 
-// --- source address ------------------------------------------------------------------------------
-
-int discover_source(udp_call& c) {
-    route_query q;
-    q.family = c.family();
-    std::memcpy(q.dst, ip_bytes(c.r.dst, c.v4_table), c.ip_len());
-    q.oif = c.ifindex;
-    int mark = 0;
-    if (int e = sys::getsockopt_int(c.fd(), SOL_SOCKET, SO_MARK, mark)) return e;
-    q.mark = uint32_t(mark);
-    // The routing table rarely changes between calls: ask the kernel only when it may have.
-    route_answer a;
-    uint64_t gen;
-    if (!c.ns->route_cached(q, a, gen)) {
-        nl_lease route;
-        if (int e = c.ns->lease(NETLINK_ROUTE, c.fd(), route)) return e;
-        if (int e = route_lookup(route.fd(), route.portid(), route.next_seq(), q, a)) {
-            if (e == ETIMEDOUT || e == EPROTO) route.discard();
-            return e;
-        }
-        c.ns->route_store(q, a, gen);
-    }
-    address& s = c.src;
-    if (c.r.family == AF_INET) {
-        std::memcpy(&reinterpret_cast<sockaddr_in*>(s.sa())->sin_addr, a.src, 4);
-    } else {
-        auto* s6 = reinterpret_cast<sockaddr_in6*>(s.sa());
-        if (c.v4_table) {
-            std::memset(&s6->sin6_addr, 0, 16);
-            s6->sin6_addr.s6_addr[10] = s6->sin6_addr.s6_addr[11] = 0xff;
-            std::memcpy(s6->sin6_addr.s6_addr + 12, a.src, 4);
-        } else {
-            std::memcpy(&s6->sin6_addr, a.src, 16);
-        }
-        s6->sin6_scope_id = 0;
-        if (s.is_link_local()) s6->sin6_scope_id = c.ifindex ? c.ifindex : a.oif;
-    }
-    return 0;
-}
 
 // --- explicit port -------------------------------------------------------------------------------
 
@@ -607,7 +568,7 @@ int udp_connect(const request& r, connectx_result& res) noexcept {
     // port) the check would look at the wildcard, not at the address the route picks, and let a
     // duplicate 4-tuple through.
     if (!r.src_ip_given)
-        if (int e = discover_source(c)) return e;
+        if (int e = route_source(*c.ns, c.fd(), r.dst, c.ifindex, c.src)) return e;
     if (r.src_port() != 0) return connect_explicit(c);
     return connect_search(c);
 }

@@ -284,6 +284,27 @@ TEST(TcpConnectxNetns, PortRangeOutsideSystemRangeUsesExplicitPorts) {
     });
 }
 
+TEST(TcpConnectxNetns, ExplicitPortsWithoutSourceIpMoveOnPastATakenTuple) {
+    CXTEST_REQUIRE_NETNS();
+    cxtest::run_in_netns([] {
+        auto ls = listeners(4);
+        connectx_opts o{};
+        o.port_lo = 50000;
+        o.port_hi = 50001;
+        // The search starts at a random port: four destinations, each with 50000 taken; the
+        // check must look at the address the route picks, not at the wildcard.
+        for (int d = 0; d < 4; ++d) {
+            auto held = v4("127.0.0.1:50000");
+            ASSERT_EQ(open_tcp(&held, dst_v4(d, kPort)).err, 0);
+            cx::address wildcard = v4("0.0.0.0");
+            attempt a = open_tcp(d % 2 ? &wildcard : nullptr, dst_v4(d, kPort), o);
+            ASSERT_EQ(a.err, 0) << strerror(a.err);
+            EXPECT_EQ(local_port(a.res), 50001);
+            EXPECT_EQ(a.res.technique, CONNECTX_TECH_EXPLICIT_PORTS);
+        }
+    });
+}
+
 TEST(TcpConnectxNetns, ExplicitPortsFlagForcesTheFallback) {
     CXTEST_REQUIRE_NETNS();
     cxtest::run_in_netns([] {

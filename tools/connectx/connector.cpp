@@ -1,4 +1,4 @@
-// connector.cpp - connectx() per candidate address, the handshake wait, the range sweep, and the
+// connector.cpp - connectx() per candidate address, the handshake wait, and the
 // mapping of errno to curl's exit codes with messages that say which 4-tuple was in the way.
 #include "connector.hpp"
 
@@ -27,16 +27,12 @@ cx::address wildcard(int family) {
 }
 
 // The source address handed to connectx(), or nullopt for "any address, any port".
-std::optional<cx::address> source_for(const source_spec& s, const cx::address& dst, uint16_t port,
-                                      int socktype) {
-    if (!s.ip && !port) return std::nullopt;
+// A port pinned without an address goes with the wildcard: the library checks the address the
+// route picks.
+std::optional<cx::address> source_for(const source_spec& s, const cx::address& dst) {
+    if (!s.ip && !s.port) return std::nullopt;
     cx::address a = s.ip ? *s.ip : wildcard(dst.family());
-    // A UDP port pinned on the wildcard address: name the address the route would pick, so the
-    // library's conflict check looks at the exact 4-tuple the datagrams will use (the library,
-    // given 0.0.0.0:PORT, checks the wildcard and misses a socket connected from 127.0.0.1:PORT).
-    if (!s.ip && socktype == SOCK_DGRAM)
-        if (auto ip = route_source(dst, s.ifindex)) a = *ip;
-    a.set_port(port);
+    a.set_port(s.port);
     return a;
 }
 
@@ -48,10 +44,9 @@ cx::address local_of(int fd) {
     return a ? *a : cx::address{};
 }
 
-// One socket, one connectx() call from source port `port` (0 = as the spec says), and for TCP
-// the wait for the handshake.
-attempt_result attempt(const connect_request& req, const cx::address& dst, uint16_t port,
-                       bool use_range) {
+// One socket, one connectx() call from the source the request pins, and for TCP the wait for
+// the handshake.
+attempt_result attempt(const connect_request& req, const cx::address& dst) {
     attempt_result r;
     r.conn.remote = dst;
     unique_fd fd(::socket(dst.family(), req.socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
@@ -63,12 +58,12 @@ attempt_result attempt(const connect_request& req, const cx::address& dst, uint1
     connectx_opts opts{};
     opts.size = sizeof opts;
     opts.ifindex = req.source.ifindex;
-    if (use_range && req.source.range) {
+    if (req.source.range) {
         opts.port_lo = req.source.range->lo;
         opts.port_hi = req.source.range->hi;
     }
     opts.result = &res;
-    auto src = source_for(req.source, dst, port, req.socktype);
+    auto src = source_for(req.source, dst);
     int rc = connectx(fd.get(), src ? src->sa() : nullptr, src ? src->size() : 0, dst.sa(),
                       dst.size(), &opts);
     int err = rc == 0 ? 0 : errno;
@@ -92,27 +87,6 @@ attempt_result attempt(const connect_request& req, const cx::address& dst, uint1
     }
     r.err = err;
     if (err == 0) r.conn.fd = std::move(fd);
-    return r;
-}
-
-// With a range outside the namespace's ip_local_port_range the library binds explicit ports
-// and, once bound, cannot move: a taken 4-tuple ends the call with EADDRNOTAVAIL. The range
-// promises to move on, so walk the remaining ports, one fresh socket each.
-attempt_result sweep_range(const connect_request& req, const cx::address& dst,
-                           attempt_result first) {
-    const port_span span = *req.source.range;
-    uint32_t n = uint32_t(span.hi - span.lo) + 1;
-    uint16_t failed = first.conn.local.port();
-    uint32_t offset = failed >= span.lo && failed <= span.hi ? uint32_t(failed - span.lo) : 0;
-    uint32_t tried = first.conn.attempts;
-    attempt_result r = std::move(first);
-    for (uint32_t k = 1; k < n && (r.err == EADDRNOTAVAIL || r.err == EADDRINUSE); ++k) {
-        uint16_t port = uint16_t(span.lo + (offset + k) % n);
-        r = attempt(req, dst, port, false);
-        tried += r.conn.attempts;
-        if (r.err == 0) r.conn.technique = CONNECTX_TECH_EXPLICIT_PORTS;
-    }
-    r.conn.attempts = tried;
     return r;
 }
 
@@ -251,10 +225,8 @@ connect_outcome open_connection(const connect_request& req) {
         }
         tried_any = true;
         if (req.verbose) trace_line("*   Trying ", dst.to_string() + "...");
-        attempt_result r = attempt(req, dst, req.source.port, true);
-        if (r.err == EADDRNOTAVAIL && req.socktype == SOCK_STREAM && req.source.range &&
-            r.conn.technique == CONNECTX_TECH_EXPLICIT_PORTS)
-            r = sweep_range(req, dst, std::move(r));
+        // A range moves on by itself: the library passes over ports whose 4-tuple is taken.
+        attempt_result r = attempt(req, dst);
         if (r.err == 0 && !r.timed_out) {
             if (req.verbose) trace_connected(req, r.conn);
             out.conn = std::move(r.conn);
