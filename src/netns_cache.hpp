@@ -3,7 +3,7 @@
 //   - pools of netlink sockets (NETLINK_SOCK_DIAG, NETLINK_ROUTE) created in that namespace,
 //     connected to the kernel, CLOEXEC, with a receive timeout; each used by one thread at a time;
 //   - ip_local_port_range and ip_local_reserved_ports of that namespace, kept open and pread()
-//     on every call, re-parsed only when their text changed;
+//     whenever a call needs them (see connect_search), re-parsed only when their text changed;
 //   - whether udp_diag has answered an exact lookup of a socket of our own there;
 //   - per-destination hints of which source ports are taken (see port_hint).
 //
