@@ -33,8 +33,9 @@ struct request {
 int validate(int fd, const sockaddr* src, socklen_t src_len, const sockaddr* dst,
              socklen_t dst_len, const connectx_opts* opts, request& out) noexcept;
 
-// The paths. Each returns 0 or an errno, fills `res` (technique, lookups, attempts; local and
-// remote are filled by the dispatcher on success) and on failure leaves no lock behind.
+// The paths. Each returns 0 or an errno, fills `res` (technique, lookups, attempts; a path may
+// fill `local` itself, else the dispatcher asks getsockname; `remote` is the dispatcher's) and on
+// failure leaves no lock behind.
 int tcp_connect(const request& req, connectx_result& res) noexcept;
 int udp_connect(const request& req, connectx_result& res) noexcept;
 
