@@ -101,6 +101,8 @@ struct connectx_opts {
  *   EADDRNOTAVAIL the source address is not local, or not on opts->ifindex.
  * Errors from the kernel:
  *   EADDRNOTAVAIL TCP: the 4-tuple is taken, or no port of the range is free toward dst.
+ *   EADDRINUSE    TCP: the fixed source port is held by a listener or by a socket without
+ *                 SO_REUSEADDR (the socket is left unbound, SO_REUSEADDR as it was).
  *   EADDRINUSE    UDP: the 4-tuple is taken, or the source port is locked by a concurrent
  *                 connectx() or held by an unconnected socket that would receive the traffic.
  *   EAGAIN        UDP: no free source port toward dst in the usable range.
@@ -118,8 +120,9 @@ struct connectx_opts {
  * A UDP port search (src port 0) on kernels before 6.3 (no IP_LOCAL_PORT_RANGE) cannot give back
  * a port whose locked lookup was lost to a concurrent socket: it then fails with EADDRINUSE.
  */
-CONNECTX_API int connectx(int fd, const struct sockaddr *src, socklen_t src_len, const struct sockaddr *dst,
-             socklen_t dst_len, const struct connectx_opts *opts);
+CONNECTX_API int connectx(int fd, const struct sockaddr *src, socklen_t src_len,
+                          const struct sockaddr *dst, socklen_t dst_len,
+                          const struct connectx_opts *opts);
 
 /* Name of a technique ("connect", "bind-no-port", ...); "unknown" for other values. */
 CONNECTX_API const char *connectx_technique_name(uint32_t technique);
