@@ -39,6 +39,23 @@ void BM_TcpPlainConnect(benchmark::State& state) {
 }
 BENCHMARK(BM_TcpPlainConnect)->MinTime(2.0);
 
+// The floor under connectx without a source: plain connect() after the two system calls its
+// validation makes (getsockname for family and bound state, SO_PROTOCOL for TCP or UDP).
+void BM_TcpPlainConnectAfterTwoQueries(benchmark::State& state) {
+    for (auto _ : state) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        int proto;
+        socklen_t plen = sizeof proto;
+        getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+        getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &plen);
+        if (connect(fd, g_dst.sa(), g_dst.size()) < 0) state.SkipWithError(strerror(errno));
+        close_now(fd);
+    }
+}
+BENCHMARK(BM_TcpPlainConnectAfterTwoQueries)->MinTime(2.0);
+
 void BM_TcpConnectxSourceIp(benchmark::State& state) {
     for (auto _ : state) {
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
