@@ -8,6 +8,16 @@
 
 namespace cx::detail {
 
+// The raw network-order bytes of an address's IP: 4 for AF_INET, 16 for AF_INET6, or with
+// `as_v4` the last 4 of an IPv4-mapped one (IPv4 traffic is looked up in IPv4 tables).
+inline const uint8_t* ip_bytes(const address& a, bool as_v4) noexcept {
+    if (a.family() == AF_INET)
+        return reinterpret_cast<const uint8_t*>(
+            &reinterpret_cast<const sockaddr_in*>(a.sa())->sin_addr);
+    const uint8_t* b = reinterpret_cast<const sockaddr_in6*>(a.sa())->sin6_addr.s6_addr;
+    return as_v4 ? b + 12 : b;
+}
+
 
 struct request {
     int fd = -1;

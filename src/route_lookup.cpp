@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "netns_cache.hpp"
+#include "request.hpp"
 #include "sys.hpp"
 
 namespace cx::detail {
@@ -116,13 +117,9 @@ int route_source(netns_state& ns, int fd, const address& dst, uint32_t oif,
                  address& src) noexcept {
     // IPv4-mapped destinations are IPv4 traffic: ask the IPv4 table.
     const bool v4 = dst.family() == AF_INET || dst.is_v4_mapped();
-    const uint8_t* dst_ip =
-        dst.family() == AF_INET
-            ? reinterpret_cast<const uint8_t*>(&reinterpret_cast<const sockaddr_in*>(dst.sa())->sin_addr)
-            : reinterpret_cast<const sockaddr_in6*>(dst.sa())->sin6_addr.s6_addr + (v4 ? 12 : 0);
     route_query q;
     q.family = v4 ? AF_INET : AF_INET6;
-    std::memcpy(q.dst, dst_ip, v4 ? 4 : 16);
+    std::memcpy(q.dst, ip_bytes(dst, v4), v4 ? 4 : 16);
     q.oif = oif;
     int mark = 0;
     if (int e = sys::getsockopt_int(fd, SOL_SOCKET, SO_MARK, mark)) return e;

@@ -65,35 +65,27 @@ int connect_no_port(const request& r) {
 // included), or a listener that port? Used only to pass over ports before binding: the kernel
 // still decides at connect(), so a check that cannot be made just means "try it".
 struct tuple_probe {
-    netns_ref ns;
     nl_lease nl;
     diag_tuple t;
     bool usable = false;
     uint32_t lookups = 0;
 
-    // `src` gets the address the route picks when the caller left it open: a check on the
-    // wildcard would find nothing, while connect() binds the concrete address.
-    tuple_probe(const request& r, address& src) {
-        if (netns_for_socket(r.fd, ns) != 0) return;
+    // `ns`: the socket's namespace state, or null (no check). `src` gets the address the route
+    // picks when the caller left it open: a check on the wildcard would find nothing, while
+    // connect() binds the concrete address.
+    tuple_probe(const request& r, netns_state* ns, address& src) {
+        if (!ns) return;
         if (!r.src_ip_given && route_source(*ns, r.fd, r.dst, uint32_t(r.ifindex), src) != 0)
             return;
         if (ns->lease(NETLINK_SOCK_DIAG, r.fd, nl) != 0) return;
         // IPv4-mapped tuples live in the IPv4 table.
         bool v4 = r.family == AF_INET || r.dst.is_v4_mapped();
         t.family = v4 ? AF_INET : AF_INET6;
-        copy_ip(src, v4, t.local);
-        copy_ip(r.dst, v4, t.remote);
+        std::memcpy(t.local, ip_bytes(src, v4), v4 ? 4 : 16);
+        std::memcpy(t.remote, ip_bytes(r.dst, v4), v4 ? 4 : 16);
         t.remote_port = r.dst.port();
         t.ifindex = r.ifindex ? uint32_t(r.ifindex) : r.dst.scope_id();
         usable = true;
-    }
-
-    static void copy_ip(const address& a, bool v4, uint8_t* out) {
-        if (a.family() == AF_INET)
-            std::memcpy(out, &reinterpret_cast<const sockaddr_in*>(a.sa())->sin_addr, 4);
-        else
-            std::memcpy(out, reinterpret_cast<const sockaddr_in6*>(a.sa())->sin6_addr.s6_addr +
-                                 (v4 ? 12 : 0), v4 ? 4 : 16);
     }
 
     bool taken(uint16_t port) {
@@ -114,14 +106,16 @@ struct tuple_probe {
 // 4-tuple toward dst exists. Once bound, a socket cannot move to another port, so that check
 // comes first. A port whose bind fails (a listener, or a socket without SO_REUSEADDR holds it)
 // is passed over too: the socket is still unbound then. connect()'s answer is final.
-int connect_explicit_ports(const request& r, connectx_result& res) {
+// `ns` and `sysctls_read` as connect_port_range found them.
+int connect_explicit_ports(const request& r, netns_state* ns, bool sysctls_read,
+                           connectx_result& res) {
     res.technique = CONNECTX_TECH_EXPLICIT_PORTS;
     address src = r.src;
-    tuple_probe probe(r, src);
+    tuple_probe probe(r, ns, src);
     reserved_ports reserved;
-    if (probe.ns && probe.ns->refresh_sysctls() == 0) {
-        std::lock_guard lock(probe.ns->mu);
-        reserved = probe.ns->reserved;
+    if (sysctls_read) {
+        std::lock_guard lock(ns->mu);
+        reserved = ns->reserved;
     } else if (read_reserved_ports(reserved) != 0) {
         reserved.clear();  // unreadable: nothing reserved
     }
@@ -142,27 +136,26 @@ int connect_explicit_ports(const request& r, connectx_result& res) {
     return e;
 }
 
-// The namespace's ip_local_port_range: the socket's namespace's where its state can be had,
-// else the calling thread's.
-int system_port_range(const request& r, port_span& out) {
-    netns_ref ns;
-    if (netns_for_socket(r.fd, ns) == 0 && ns->refresh_sysctls() == 0) {
-        std::lock_guard lock(ns->mu);
-        out = ns->range;
-        return 0;
-    }
-    return read_port_range(out);
-}
-
 // The kernel picks within the range when it can: the range must lie inside the namespace's, for
-// IP_LOCAL_PORT_RANGE only narrows it (a bound outside is silently ignored).
+// IP_LOCAL_PORT_RANGE only narrows it (a bound outside is silently ignored). The sysctls are the
+// socket's namespace's where its state can be had, else the calling thread's.
 int connect_port_range(const request& r, connectx_result& res) {
+    netns_ref ref;
+    netns_state* ns = netns_for_socket(r.fd, ref) == 0 ? &*ref : nullptr;
+    const bool sysctls_read = ns && ns->refresh_sysctls() == 0;
     if (!(r.flags & CONNECTX_F_EXPLICIT_PORTS)) {
         port_span system;
+        int e = 0;
+        if (sysctls_read) {
+            std::lock_guard lock(ns->mu);
+            system = ns->range;
+        } else {
+            e = read_port_range(system);
+        }
         port_span want{r.port_lo, r.port_hi};
-        if (system_port_range(r, system) == 0 && intersect(system, want) == want) {
+        if (e == 0 && intersect(system, want) == want) {
             uint32_t packed = uint32_t(r.port_hi) << 16 | r.port_lo;
-            int e = sys::setsockopt_int(r.fd, IPPROTO_IP, IP_LOCAL_PORT_RANGE, int(packed));
+            e = sys::setsockopt_int(r.fd, IPPROTO_IP, IP_LOCAL_PORT_RANGE, int(packed));
             if (e == 0) {
                 res.technique = CONNECTX_TECH_LOCAL_PORT_RANGE;
                 return connect_no_port(r);
@@ -170,7 +163,7 @@ int connect_port_range(const request& r, connectx_result& res) {
             if (e != ENOPROTOOPT) return e;  // before 6.3: fall back below
         }
     }
-    return connect_explicit_ports(r, res);
+    return connect_explicit_ports(r, ns, sysctls_read, res);
 }
 
 }  // namespace

@@ -57,14 +57,6 @@ constexpr int kProbesAfterFullDump = 16;
 // the search gives up with EAGAIN.
 constexpr int kMaxElsewhere = 4;
 
-const uint8_t* ip_bytes(const address& a, bool as_v4) {
-    if (a.family() == AF_INET)
-        return reinterpret_cast<const uint8_t*>(
-            &reinterpret_cast<const sockaddr_in*>(a.sa())->sin_addr);
-    const uint8_t* b = reinterpret_cast<const sockaddr_in6*>(a.sa())->sin6_addr.s6_addr;
-    return as_v4 ? b + 12 : b;
-}
-
 // One UDP connectx() call in progress.
 struct udp_call {
     const request& r;
