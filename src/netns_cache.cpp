@@ -150,7 +150,9 @@ bool nl_msg_fits(const void* msg, size_t remaining) noexcept {
 bool nl_attrs_ok(const void* msg, size_t offset) noexcept {
     auto* nlh = static_cast<const nlmsghdr*>(msg);
     auto* p = static_cast<const uint8_t*>(mnl_nlmsg_get_payload_offset(nlh, offset));
-    auto* end = static_cast<const uint8_t*>(mnl_nlmsg_get_payload_tail(nlh));
+    // The message's own end, not libmnl's payload tail: that is nlmsg_len rounded up to 4, which
+    // lies past the datagram when nlmsg_len is not a multiple of 4 (found by fuzzing).
+    auto* end = reinterpret_cast<const uint8_t*>(nlh) + nlh->nlmsg_len;
     while (p < end) {
         auto* a = reinterpret_cast<const nlattr*>(p);
         if (!mnl_attr_ok(a, int(end - p))) return false;

@@ -113,6 +113,13 @@ TEST(RouteReply, RefusesWhatIsNotAnAnswerToThisRequest) {
     uint32_t len = 0xf6000024;
     std::memcpy(huge.data(), &len, sizeof len);
     EXPECT_EQ(parse(huge, a), EPROTO);
+    // A message length short of a multiple of 4 may not cut the last attribute: libmnl's payload
+    // tail rounds the length up and would let the attribute run past the datagram (fuzzing).
+    auto odd = reply(AF_INET, RTN_UNICAST, "10.0.0.9", 0);
+    odd.resize(odd.size() - 1);
+    len = uint32_t(odd.size());
+    std::memcpy(odd.data(), &len, sizeof len);
+    EXPECT_EQ(parse(odd, a), EPROTO);
     // An error reply carries the kernel's errno.
     std::vector<uint8_t> err(64);
     nlmsghdr* nlh = mnl_nlmsg_put_header(err.data());
