@@ -40,6 +40,7 @@ extern "C" const char* connectx_technique_name(uint32_t technique) {
         case CONNECTX_TECH_LOCAL_PORT_RANGE: return "local-port-range";
         case CONNECTX_TECH_EXPLICIT_PORTS: return "explicit-ports";
         case CONNECTX_TECH_UDP_LOCK: return "udp-lock";
+        case CONNECTX_TECH_UDP_ALONE: return "udp-alone";
         default: return "unknown";
     }
 }

@@ -142,6 +142,13 @@ public:
     port_span range;
     reserved_ports reserved;
     std::atomic<bool> diag_answered{false};  // udp_diag found a socket here at least once
+    // A UDP port search binds its first candidate without SO_REUSEADDR when the port may be
+    // entirely free (see udp_connect.cpp). Through IP_LOCAL_PORT_RANGE such a bind that fails
+    // costs the kernel a walk of its whole UDP hash (~1 ms), so after one the namespace does not
+    // try again before `alone_after_ms` (CLOCK_MONOTONIC_COARSE); the wait doubles with
+    // `alone_failures` in a row.
+    std::atomic<uint64_t> alone_after_ms{0};
+    std::atomic<uint32_t> alone_failures{0};
 
     // Route answers of this namespace, valid until the routing state changes. The state keeps an
     // rtnetlink socket subscribed to link, address, route, rule and nexthop notifications; the

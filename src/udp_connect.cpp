@@ -4,12 +4,16 @@
 //   cookie; SO_REUSEADDR=1; bind; SO_REUSEADDR=0 (no cooperating socket can bind the port now);
 //   exact SOCK_DIAG lookup of (dst -> local), which must name our own socket; connect;
 //   SO_REUSEADDR=1 (others may share the local port toward other destinations).
+// A port that no socket holds needs none of that: bound without SO_REUSEADDR, it is ours alone
+// (such a bind conflicts with every socket on the address or the wildcard, whatever their
+// options), so connect and SO_REUSEADDR=1 suffice, with no lookup ("alone"). That is tried first.
 // Cases:
-//   src IP and port    the lock on that port; a pre-check lookup first, so a taken 4-tuple is
-//                      refused before the socket is touched.
+//   src IP and port    alone; if the port is held, the lock on it, with a pre-check lookup first
+//                      so a taken 4-tuple is refused before the socket is touched.
 //   src IP             port search: candidates from ip_local_port_range, the per-call range and
 //                      the socket's IP_LOCAL_PORT_RANGE, minus reserved ports, minus the ports a
-//                      per-destination hint believes taken; each candidate is locked and checked.
+//                      per-destination hint believes taken. The first candidate is tried alone
+//                      (see connect_search for when), the others are locked and checked.
 //   nothing            the source IP from the routing table (RTM_GETROUTE), then as above.
 // A candidate is bound with IP_LOCAL_PORT_RANGE=[P,P] and bind(ip, 0): a port bound that way is
 // not user-locked, so connect(AF_UNSPEC) gives it back when the locked lookup loses, and the
@@ -21,6 +25,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <atomic>
 #include <bit>
 #include <cerrno>
@@ -56,6 +61,11 @@ constexpr int kProbesAfterFullDump = 16;
 // Binds that landed outside the candidate (ip_local_port_range changed under the call) before
 // the search gives up with EAGAIN.
 constexpr int kMaxElsewhere = 4;
+// After a search's first candidate failed to bind alone (see connect_search), the namespace's
+// searches wait this long before trying alone again; the wait doubles with each failure in a
+// row, up to kAloneWaitMaxMs. A failure costs ~1 ms, so it is at most ~1% of the time.
+constexpr uint64_t kAloneWaitMs = 100;
+constexpr uint64_t kAloneWaitMaxMs = 1600;
 
 // One UDP connectx() call in progress.
 struct udp_call {
@@ -64,7 +74,7 @@ struct udp_call {
     netns_ref ns;
     nl_lease diag;
     bool diag_leased = false;
-    uint64_t cookie = 0;         // SO_COOKIE of the socket
+    uint64_t cookie = 0;         // SO_COOKIE of the socket, 0 until a lookup needs it
     int prev_reuse = 0;          // SO_REUSEADDR before the call, restored if we fail unbound
     bool v4_table = false;       // IPv4 traffic: AF_INET socket or IPv4-mapped destination
     uint32_t ifindex = 0;        // device the socket is bound to (lookups must name it)
@@ -148,13 +158,15 @@ int lookup(udp_call& c, uint16_t port, diag_answer& out) {
 
 // Our socket is bound to src:port with SO_REUSEADDR=0. 0 when the lookup names it, EADDRINUSE
 // when it names another socket; an errno when the answer cannot be trusted. Not finding our own
-// bound socket means udp_diag does not answer here (EPROTONOSUPPORT) — or, where it has answered
-// before, either a transient or something wrong: the kernel answers "not found" when the best
-// match it found is a socket being closed at that instant (its refcount is already zero), seen
-// under churn by the race test. So it asks again a few times; still nothing is EPROTO.
+// bound socket can be a transient: the kernel answers "not found" when the best match it found
+// is a socket being closed at that instant (its refcount is already zero), seen under churn by
+// the race test. So it asks again a few times; still nothing is EPROTO where udp_diag has named
+// a socket before, and EPROTONOSUPPORT (udp_diag does not answer here) where it never has.
 // Before any of that, an answer that is not ours is checked against where the socket really is
 // (c.check_bound: kBoundElsewhere) and, if its device was not read yet, asked again naming it.
 int verify_locked(udp_call& c, uint16_t port) {
+    if (!c.cookie)
+        if (int e = sys::getsockopt_u64(c.fd(), SOL_SOCKET, SO_COOKIE, c.cookie)) return e;
     for (int attempt = 0;; ++attempt) {
         diag_answer a;
         if (int e = lookup(c, port, a)) return e;
@@ -177,8 +189,10 @@ int verify_locked(udp_call& c, uint16_t port) {
             }
         }
         if (a.cookie) return EADDRINUSE;
-        if (!c.ns->diag_answered.load()) return EPROTONOSUPPORT;
-        if (attempt == kNotFoundRetries) return EPROTO;
+        // The transient can hit the first lookup a process makes too (seen on 6.12): ask again
+        // before concluding that udp_diag does not answer here.
+        if (attempt == kNotFoundRetries)
+            return c.ns->diag_answered.load() ? EPROTO : EPROTONOSUPPORT;
     }
 }
 
@@ -197,12 +211,30 @@ int lock_and_connect(udp_call& c, uint16_t port) {
     return e;
 }
 
-// Per-call setup shared by all cases: namespace state, cookie, previous SO_REUSEADDR, device.
+// The socket is bound alone, SO_REUSEADDR=0 (see the top of the file): connect and let others
+// share the port. As lock_and_connect, without the lookup.
+int connect_alone(udp_call& c) {
+    c.res.technique = CONNECTX_TECH_UDP_ALONE;
+    int e = sys::connect(c.fd(), c.r.dst.sa(), c.r.dst.size());
+    if (int u = set_reuse(c, 1)) {
+        if (e == 0) {
+            sys::disconnect(c.fd());
+            e = u;
+        }
+    }
+    return e;
+}
+
+// Per-call setup shared by all cases: namespace state, previous SO_REUSEADDR, device.
+// SO_REUSEPORT is refused: a bind does not conflict with a socket of the same user that has it
+// too, so neither the lock nor a bind alone would exclude such a socket.
 int begin(udp_call& c) {
     c.res.technique = CONNECTX_TECH_UDP_LOCK;
     c.v4_table = c.r.family == AF_INET || c.r.dst_v4_mapped();
+    int reuseport = 0;
+    if (int e = sys::getsockopt_int(c.fd(), SOL_SOCKET, SO_REUSEPORT, reuseport)) return e;
+    if (reuseport) return EINVAL;
     if (int e = netns_for_socket(c.fd(), c.ns)) return e;
-    if (int e = sys::getsockopt_u64(c.fd(), SOL_SOCKET, SO_COOKIE, c.cookie)) return e;
     if (int e = sys::getsockopt_int(c.fd(), SOL_SOCKET, SO_REUSEADDR, c.prev_reuse)) return e;
     if (c.r.ifindex) {
         if (int e = sys::setsockopt_int(c.fd(), SOL_SOCKET, SO_BINDTOIFINDEX, c.r.ifindex))
@@ -229,6 +261,16 @@ int begin(udp_call& c) {
 int connect_explicit(udp_call& c) {
     uint16_t port = c.src.port();
     c.res.attempts = 1;
+    // Alone: a failed bind costs one hash slot's walk and leaves the socket as it was.
+    if (!c.prev_reuse) {
+        int e = sys::bind(c.fd(), c.src.sa(), c.src.size());
+        if (e == 0) {
+            e = connect_alone(c);
+            if (e == 0) report_local(c, c.src.sa(), c.src.size());
+            return e;
+        }
+        if (e != EADDRINUSE) return e;
+    }
     // Pre-check, before any side effect: a socket that would receive this flow now — connected to
     // it, or bound unconnected to the address or the wildcard — makes the 4-tuple taken. (Only
     // the locked lookup below is trusted to say "ours"; "none" here is not trusted for anything.)
@@ -304,6 +346,18 @@ uint64_t now_ms() {
     timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1000000;
+}
+
+// Bookkeeping of the first candidate's bind alone through IP_LOCAL_PORT_RANGE.
+void alone_failed(netns_state& ns) {
+    uint32_t before = ns.alone_failures.fetch_add(1, std::memory_order_relaxed);
+    uint64_t wait = std::min(kAloneWaitMaxMs, kAloneWaitMs << std::min(before, 4u));
+    ns.alone_after_ms.store(now_ms() + wait, std::memory_order_relaxed);
+}
+
+void alone_succeeded(netns_state& ns) {
+    if (ns.alone_failures.load(std::memory_order_relaxed) != 0)
+        ns.alone_failures.store(0, std::memory_order_relaxed);
 }
 
 struct dump_ctx {
@@ -383,6 +437,11 @@ void undo_search(const udp_call& c, bool lpr, uint32_t prev_lpr) {
 // its own IP_LOCAL_PORT_RANGE (whose bounds count only inside the current range). Without
 // IP_LOCAL_PORT_RANGE (before 6.3) a port is bound explicitly, which the kernel does not check
 // against either sysctl: they are read on every call.
+// The first candidate is bound alone (SO_REUSEADDR=0) when the socket's SO_REUSEADDR is 0 and,
+// through IP_LOCAL_PORT_RANGE, no such bind failed in the namespace lately: there a failure costs
+// a walk of the whole UDP hash, and ports held toward other destinations, which no hint shows,
+// make it fail. An explicit bind (before 6.3) fails cheaply. A bind alone through the range may
+// also land outside the candidate; the port is then still in the range and ours alone.
 int connect_search(udp_call& c) {
     int sock_range = 0;
     int e = sys::getsockopt_int(c.fd(), IPPROTO_IP, IP_LOCAL_PORT_RANGE, sock_range);
@@ -404,8 +463,9 @@ int connect_search(udp_call& c) {
     key.family = uint16_t(c.family());
     key.ifindex = c.ifindex;
 
-    if (!c.prev_reuse)
-        if (int e2 = set_reuse(c, 1)) return e2;
+    bool alone = !c.prev_reuse && (!lpr || now_ms() >= c.ns->alone_after_ms.load(
+                                                           std::memory_order_relaxed));
+    bool reuse = c.prev_reuse != 0;  // SO_REUSEADDR as it is now
     auto fail = [&](int err) {
         undo_search(c, lpr, prev_lpr);
         return err;
@@ -480,6 +540,10 @@ int connect_search(udp_call& c) {
             continue;
         }
         ++c.res.attempts;
+        if (!alone && !reuse) {
+            if (int e2 = set_reuse(c, 1)) return fail(e2);
+            reuse = true;
+        }
         if (contended) {
             // Others are active on these ports: look before binding. A bind through the range
             // that fails costs the kernel a walk of its whole UDP hash (~1 ms); a lookup that
@@ -504,6 +568,16 @@ int connect_search(udp_call& c) {
         }
         if (int e2 = sys::bind(c.fd(), at.sa(), at.size())) {
             if (e2 != EADDRINUSE) return fail(e2);
+            if (alone) {
+                // Held by some socket, maybe toward another destination and sharable: the next
+                // candidates are locked and checked, after a pre-check lookup.
+                alone = false;
+                if (lpr) alone_failed(*c.ns);
+                if (!fresh)
+                    if (int e3 = refresh()) return fail(e3);
+                contended = true;
+                continue;
+            }
             {
                 std::lock_guard lock(c.ns->mu);
                 if (port_hint* h = c.ns->hint(key)) set_bit(h->blocked.get(), port);
@@ -515,13 +589,23 @@ int connect_search(udp_call& c) {
             contended = true;
             continue;
         }
-        // Only the bind through the range can land elsewhere; the lock checks (see verify_locked).
-        c.check_bound = lpr;
-        int r = lock_and_connect(c, port);
+        int r;
+        if (alone) {
+            r = connect_alone(c);
+        } else {
+            // Only the bind through the range can land elsewhere; the lock checks (see
+            // verify_locked).
+            c.check_bound = lpr;
+            r = lock_and_connect(c, port);
+        }
         if (r == 0) {
             if (lpr) sys::setsockopt_int(c.fd(), IPPROTO_IP, IP_LOCAL_PORT_RANGE, int(prev_lpr));
-            at.set_port(port);  // the locked lookup found our socket there
-            report_local(c, at.sa(), at.size());
+            if (alone) {
+                if (lpr) alone_succeeded(*c.ns);
+            } else {
+                at.set_port(port);  // the locked lookup found our socket there
+                report_local(c, at.sa(), at.size());
+            }
             return 0;
         }
         // Not connected, lock released. Give the port back (only possible when it was bound

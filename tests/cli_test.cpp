@@ -767,8 +767,8 @@ TEST_F(CliNetns, UdpEchoWithAPinnedPortTwiceInARow) {
             auto r = cli({"-v", "--local-port", "45008", "--idle-timeout", "1.5", "-d", "ping",
                           "-w", "|%{local_ip}:%{local_port} %{technique}", url});
             ASSERT_EQ(r.exit, 0) << "run " << run << "\n" << describe(r);
-            EXPECT_EQ(r.out, "ping|127.0.0.1:45008 udp-lock");
-            EXPECT_CONTAINS(r.err, ("from 127.0.0.1 port 45008 (technique udp-lock"));
+            EXPECT_EQ(r.out, "ping|127.0.0.1:45008 udp-alone");  // the port is free
+            EXPECT_CONTAINS(r.err, ("from 127.0.0.1 port 45008 (technique udp-alone"));
         }
         EXPECT_EQ(echo.datagrams(), 2);
         // Standard input: the echo of everything comes back, then the idle timeout ends the run.

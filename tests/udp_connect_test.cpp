@@ -89,9 +89,16 @@ TEST(UdpConnectxNetns, SourceIpReachesRangeTimesDestinations) {
             [&](int fd, int i) {
                 int e = udp_connectx(fd, &src, dst_v4(std::min(i / 64, 3), kPort), &opts);
                 if (e == 0) {
-                    EXPECT_EQ(res.technique, CONNECTX_TECH_UDP_LOCK);
-                    EXPECT_GE(res.lookups, 1u);
-                    EXPECT_EQ(cxtest::reuseaddr_of(fd), 1) << "lock released";
+                    // The first destination finds every port free: bound alone, no lookup. The
+                    // others share ports held toward it: the lock, and a lookup at least.
+                    if (i < 64) {
+                        EXPECT_EQ(res.technique, CONNECTX_TECH_UDP_ALONE) << i;
+                        EXPECT_EQ(res.lookups, 0u) << i;
+                    } else {
+                        EXPECT_EQ(res.technique, CONNECTX_TECH_UDP_LOCK) << i;
+                        EXPECT_GE(res.lookups, 1u) << i;
+                    }
+                    EXPECT_EQ(cxtest::reuseaddr_of(fd), 1) << "port left locked";
                 }
                 return e;
             },
@@ -578,6 +585,67 @@ TEST(UdpConnectxNetns, FailuresLeaveNoLockAndNoAssociation) {
         // Every socket that failed released its port: plain binds still see our ports free for
         // other destinations, and no socket is left unconnected holding a lock.
         for (const auto& s : cxtest::dump_udp_sockets()) EXPECT_TRUE(s.connected) << s.local;
+    });
+}
+
+TEST(UdpConnectxNetns, AloneWhenThePortIsFreeLockedWhenItIsShared) {
+    CXTEST_REQUIRE_NETNS();
+    cxtest::run_in_netns([] {
+        connectx_result res{};
+        auto opts = with_result(res);
+        auto src = v4("127.0.0.1:41000");
+        // A free port: bound without SO_REUSEADDR, which no other socket can share, so no lookup.
+        int a = udp_socket(AF_INET);
+        ASSERT_EQ(udp_connectx(a, &src, dst_v4(0, kPort), &opts), 0);
+        EXPECT_EQ(res.technique, CONNECTX_TECH_UDP_ALONE);
+        EXPECT_EQ(res.lookups, 0u);
+        EXPECT_EQ(cxtest::reuseaddr_of(a), 1) << "others may share the port now";
+        // The same port toward another destination: shared, so the lock and its lookups.
+        int b = udp_socket(AF_INET);
+        ASSERT_EQ(udp_connectx(b, &src, dst_v4(1, kPort), &opts), 0);
+        EXPECT_EQ(res.technique, CONNECTX_TECH_UDP_LOCK);
+        EXPECT_GE(res.lookups, 2u) << "pre-check and locked lookup";
+        EXPECT_EQ(cxtest::reuseaddr_of(b), 1);
+        // Toward the first destination again: taken, refused before the socket is touched.
+        int c = udp_socket(AF_INET);
+        EXPECT_EQ(udp_connectx(c, &src, dst_v4(0, kPort), &opts), EADDRINUSE);
+        EXPECT_EQ(cxtest::local_port_of(c), 0);
+        EXPECT_EQ(cxtest::reuseaddr_of(c), 0);
+        // A search whose connect() fails after the bind alone gives the port back and leaves
+        // SO_REUSEADDR as it was.
+        int d = udp_socket(AF_INET);
+        auto ip = v4("127.0.0.1");
+        EXPECT_EQ(udp_connectx(d, &ip, v4("192.0.2.1:53"), &opts), ENETUNREACH);
+        EXPECT_EQ(res.technique, CONNECTX_TECH_UDP_ALONE);
+        EXPECT_EQ(cxtest::local_port_of(d), 0);
+        EXPECT_EQ(cxtest::reuseaddr_of(d), 0);
+        EXPECT_FALSE(cxtest::is_connected(d));
+        // A fixed port stays bound after a failed connect (as with the lock), but not locked.
+        int e = udp_socket(AF_INET);
+        auto fixed = v4("127.0.0.1:41001");
+        EXPECT_EQ(udp_connectx(e, &fixed, v4("192.0.2.1:53"), &opts), ENETUNREACH);
+        EXPECT_EQ(cxtest::local_port_of(e), 41001);
+        EXPECT_EQ(cxtest::reuseaddr_of(e), 1) << "port left locked";
+        expect_no_duplicates();
+        ::close(a), ::close(b), ::close(c), ::close(d), ::close(e);
+    });
+}
+
+TEST(UdpConnectxNetns, ReuseportIsRefusedBeforeTouchingTheSocket) {
+    CXTEST_REQUIRE_NETNS();
+    cxtest::run_in_netns([] {
+        auto ip = v4("127.0.0.1"), fixed = v4("127.0.0.1:41002");
+        const cx::address* srcs[] = {&ip, &fixed, nullptr};
+        for (const cx::address* src : srcs) {
+            int fd = udp_socket(AF_INET);
+            int one = 1;
+            ASSERT_EQ(setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one), 0);
+            EXPECT_EQ(udp_connectx(fd, src, dst_v4(0, kPort)), EINVAL);
+            EXPECT_EQ(cxtest::local_port_of(fd), 0);
+            EXPECT_EQ(cxtest::reuseaddr_of(fd), 0);
+            EXPECT_FALSE(cxtest::is_connected(fd));
+            ::close(fd);
+        }
     });
 }
 

@@ -86,9 +86,17 @@ void answer(int fd, reply how) {
 
 // In a fresh namespace: makes the namespace state, swaps its diag socket for a fake answering
 // `how`, runs connectx(src, dst) and returns its errno. The socket must end clean.
+// The only port connectx may use (ip_local_port_range 40001-40001, or src's own port) is held
+// toward another destination by a socket with SO_REUSEADDR: a bind alone fails there, and the
+// lock and its lookups, which are under test, run.
 int connectx_against(reply how, const char* src_text, bool answered_before = false) {
     cx::detail::nl_set_timeout_ms(200);
     auto src = v4(src_text);
+    EXPECT_EQ(cxtest::write_sysctl("net/ipv4/ip_local_port_range", "40001 40001"), 0);
+    auto held = src;
+    if (held.port() == 0) held.set_port(40001);
+    int holder = cxtest::udp_bound(held, true);
+    EXPECT_EQ(::connect(holder, dst_v4(2, 5353).sa(), dst_v4(2, 5353).size()), 0);
     if (answered_before) {  // a real lookup first: the namespace's udp_diag is known to answer
         int warm = udp_socket(AF_INET);
         EXPECT_EQ(udp_connectx(warm, &src, dst_v4(3, 5353)), 0);
@@ -106,6 +114,7 @@ int connectx_against(reply how, const char* src_text, bool answered_before = fal
     EXPECT_FALSE(locked) << "port left locked after failure";
     ::close(fd);
     ::close(sp[1]);
+    ::close(holder);
     return e;
 }
 

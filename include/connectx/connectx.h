@@ -41,7 +41,9 @@ enum connectx_technique {
     CONNECTX_TECH_REUSEADDR = 3,        /* TCP: SO_REUSEADDR + bind(ip, port) + connect */
     CONNECTX_TECH_LOCAL_PORT_RANGE = 4, /* TCP: IP_LOCAL_PORT_RANGE narrowed the kernel's pick */
     CONNECTX_TECH_EXPLICIT_PORTS = 5,   /* TCP: explicit ports of the range, SO_REUSEADDR each */
-    CONNECTX_TECH_UDP_LOCK = 6          /* UDP: SO_REUSEADDR lock + exact SOCK_DIAG lookup */
+    CONNECTX_TECH_UDP_LOCK = 6,         /* UDP: SO_REUSEADDR lock + exact SOCK_DIAG lookup */
+    CONNECTX_TECH_UDP_ALONE = 7         /* UDP: the port was free: bound without SO_REUSEADDR,
+                                           which no other socket can share, so no lookup */
 };
 
 /* What connectx() chose. Filled on success; on failure only `technique`, `lookups` and
@@ -95,6 +97,8 @@ struct connectx_opts {
  *                 is a wildcard address; a link-local IPv6 address has no scope id, or src and
  *                 dst have different scope ids; opts->size is unknown; unknown flags; port
  *                 range with lo > hi or lo == 0; negative ifindex.
+ *   EINVAL        UDP: the socket has SO_REUSEPORT set (the lock cannot exclude sockets of
+ *                 the same user in its group, so the 4-tuple could not be kept unique).
  *   EISCONN       the socket is already connected.
  *   EINVAL        the socket is already bound (connectx does the binding).
  *   ENODEV        opts->ifindex names no interface.
