@@ -241,9 +241,8 @@ int begin(udp_call& c) {
             return e;
         c.ifindex = uint32_t(c.r.ifindex);
         c.rebind_device = true;
-    } else if (c.r.src_ip_given && c.r.src_port() == 0 && !c.r.dst.is_link_local() &&
-               !c.r.src.is_link_local()) {
-        c.device_known = false;  // a port search from a given, non-link-local IP: see know_device
+    } else if (c.r.src_ip_given && !c.r.dst.is_link_local() && !c.r.src.is_link_local()) {
+        c.device_known = false;  // a given, non-link-local IP: read when needed, see know_device
     } else {
         c.device_known = false;
         if (int e = know_device(c)) return e;
@@ -274,6 +273,7 @@ int connect_explicit(udp_call& c) {
     // Pre-check, before any side effect: a socket that would receive this flow now — connected to
     // it, or bound unconnected to the address or the wildcard — makes the 4-tuple taken. (Only
     // the locked lookup below is trusted to say "ours"; "none" here is not trusted for anything.)
+    if (int e = know_device(c)) return e;
     diag_answer pre;
     if (int e = lookup(c, port, pre)) return e;
     if (pre.cookie) return EADDRINUSE;
