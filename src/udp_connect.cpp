@@ -595,6 +595,7 @@ int connect_search(udp_call& c) {
         } else {
             // Only the bind through the range can land elsewhere; the lock checks (see
             // verify_locked).
+            c.res.technique = CONNECTX_TECH_UDP_LOCK;
             c.check_bound = lpr;
             r = lock_and_connect(c, port);
         }
@@ -608,6 +609,7 @@ int connect_search(udp_call& c) {
             }
             return 0;
         }
+        alone = false;
         // Not connected, lock released. Give the port back (only possible when it was bound
         // through the range, not user-locked) and go on, or stop. The device first: giving the
         // port back clears it.
