@@ -56,6 +56,7 @@ int main(void) {
     close(fd);
 
     CHECK(strcmp(connectx_technique_name(CONNECTX_TECH_UDP_LOCK), "udp-lock") == 0);
+    CHECK(strcmp(connectx_technique_name(CONNECTX_TECH_UDP_ALONE), "udp-alone") == 0);
     CHECK(strcmp(connectx_technique_name(999), "unknown") == 0);
     /* guard.h is C99 too; a NULL cgroup path is EINVAL whether or not BPF was built. */
     errno = 0;

@@ -132,6 +132,7 @@ enum class technique : uint32_t {
     local_port_range = CONNECTX_TECH_LOCAL_PORT_RANGE,
     explicit_ports = CONNECTX_TECH_EXPLICIT_PORTS,
     udp_lock = CONNECTX_TECH_UDP_LOCK,
+    udp_alone = CONNECTX_TECH_UDP_ALONE,
 };
 
 inline std::string_view to_string(technique t) noexcept {
