@@ -11,7 +11,6 @@
 // 4-tuple walks every socket on that local address and port, so its cost grows with `flows`.
 #include <benchmark/benchmark.h>
 #include <connectx/guard.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <sys/socket.h>
@@ -22,13 +21,12 @@
 #include <connectx/connectx.hpp>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "support/netns.hpp"
 #include "support/rtnl.hpp"
+#include "tools/common/cgroup.hpp"
 
 namespace {
 
@@ -132,51 +130,20 @@ BENCHMARK(BM_UdpConnectAutobind)
     ->ArgsProduct({{0, 1}, {0}})
     ->MinTime(1.0);
 
-// --- the run's cgroup ---
-
-std::string cgroup2_mount() {
-    std::ifstream in("/proc/self/mountinfo");
-    std::string line;
-    while (std::getline(in, line)) {
-        size_t dash = line.find(" - ");
-        if (dash == std::string::npos || line.compare(dash + 3, 8, "cgroup2 ") != 0) continue;
-        std::istringstream head(line.substr(0, dash));
-        std::string id, parent, dev, root, point;
-        head >> id >> parent >> dev >> root >> point;
-        return point;
-    }
-    return {};
-}
-
-std::string own_cgroup() {
-    std::ifstream in("/proc/self/cgroup");
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind("0::", 0) == 0) return line.substr(3);
-    return {};
-}
-
-bool join(const std::string& cgroup_dir) {
-    int fd = open((cgroup_dir + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0) return false;
-    bool ok = write(fd, "0", 1) == 1;
-    close(fd);
-    return ok;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
     benchmark::Initialize(&argc, argv);
-    std::string mount = cgroup2_mount();
-    std::string home = own_cgroup();
-    if (mount.empty() || home.empty()) {
+    std::string mount = cxcommon::cgroup2_mount();
+    std::string home = cxcommon::own_cgroup_dir(mount);
+    if (home.empty()) {
         std::fprintf(stderr, "no cgroup v2 hierarchy\n");
         return 1;
     }
     g_cgroup = mount + "/connectx-guard-bench." + std::to_string(getpid());
-    if (mkdir(g_cgroup.c_str(), 0755) < 0 || !join(g_cgroup)) {
-        std::perror(g_cgroup.c_str());
+    int e = mkdir(g_cgroup.c_str(), 0755) < 0 ? errno : cxcommon::join_cgroup(g_cgroup);
+    if (e != 0) {
+        std::fprintf(stderr, "%s: %s\n", g_cgroup.c_str(), std::strerror(e));
         rmdir(g_cgroup.c_str());
         return 1;
     }
@@ -193,7 +160,7 @@ int main(int argc, char** argv) {
     }
     benchmark::Shutdown();
     // Leave the cgroup (the hierarchy's root takes any process) and remove it.
-    join(mount + (home == "/" ? "" : home));
+    cxcommon::join_cgroup(home);
     if (rmdir(g_cgroup.c_str()) < 0) std::perror(g_cgroup.c_str());
     return rc;
 }

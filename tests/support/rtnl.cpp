@@ -1,59 +1,21 @@
-// rtnl.cpp - rtnetlink requests for the test harness, built and checked with libmnl.
+// rtnl.cpp - the harness's rtnetlink calls by name: interface names become indexes, address
+// strings become bytes; the requests themselves are tools/common/rtnl.cpp's.
 #include "rtnl.hpp"
 
 #include <arpa/inet.h>
-#include <libmnl/libmnl.h>
-#include <linux/if_addr.h>
-#include <linux/if_link.h>
-#include <linux/rtnetlink.h>
-#include <linux/veth.h>
 #include <net/if.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <ctime>
+
+#include "tools/common/rtnl.hpp"
 
 namespace cxtest {
-namespace {
-
-constexpr size_t kBufSize = 8192;  // MNL_SOCKET_BUFFER_SIZE is not a constant expression
-
-// Sends one request with NLM_F_ACK and waits for the ack. Returns 0 or an errno.
-int transact(nlmsghdr* nlh) {
-    mnl_socket* nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-    if (!nl) return errno;
-    int rc = 0;
-    if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) rc = errno;
-    unsigned seq = unsigned(time(nullptr));
-    nlh->nlmsg_seq = seq;
-    nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
-    if (!rc && mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) rc = errno;
-    if (!rc) {
-        char buf[kBufSize];
-        ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof buf);
-        if (n < 0) rc = errno;
-        else if (mnl_cb_run(buf, size_t(n), seq, mnl_socket_get_portid(nl), nullptr, nullptr) < 0)
-            rc = errno;
-    }
-    mnl_socket_close(nl);
-    return rc;
-}
-
-}  // namespace
 
 int link_up(const char* ifname) {
     unsigned idx = if_nametoindex(ifname);
     if (!idx) return ENODEV;
-    char buf[kBufSize];
-    nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-    nlh->nlmsg_type = RTM_NEWLINK;
-    auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
-    ifm->ifi_family = AF_UNSPEC;
-    ifm->ifi_index = int(idx);
-    ifm->ifi_change = IFF_UP;
-    ifm->ifi_flags = IFF_UP;
-    return transact(nlh);
+    return cxcommon::link_up(idx);
 }
 
 int add_address(const char* ifname, const char* ip, int prefix_len) {
@@ -62,48 +24,10 @@ int add_address(const char* ifname, const char* ip, int prefix_len) {
     unsigned char addr[16];
     int family = strchr(ip, ':') ? AF_INET6 : AF_INET;
     if (inet_pton(family, ip, addr) != 1) return EINVAL;
-    char buf[kBufSize];
-    nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-    nlh->nlmsg_type = RTM_NEWADDR;
-    nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
-    auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifaddrmsg)));
-    ifa->ifa_family = uint8_t(family);
-    ifa->ifa_prefixlen = uint8_t(prefix_len);
-    ifa->ifa_index = idx;
-    ifa->ifa_flags = IFA_F_NODAD;  // usable at once, no tentative state
-    size_t len = family == AF_INET ? 4 : 16;
-    mnl_attr_put(nlh, IFA_LOCAL, len, addr);
-    mnl_attr_put(nlh, IFA_ADDRESS, len, addr);
-    mnl_attr_put_u32(nlh, IFA_FLAGS, IFA_F_NODAD);
-    return transact(nlh);
+    return cxcommon::add_address(idx, family, addr, prefix_len);
 }
 
-namespace {
-int add_link(const char* ifname, const char* kind, const char* peer) {
-    char buf[kBufSize];
-    nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-    nlh->nlmsg_type = RTM_NEWLINK;
-    nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
-    auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
-    ifm->ifi_family = AF_UNSPEC;
-    mnl_attr_put_strz(nlh, IFLA_IFNAME, ifname);
-    nlattr* info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
-    mnl_attr_put_strz(nlh, IFLA_INFO_KIND, kind);
-    if (peer) {
-        nlattr* data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
-        nlattr* p = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
-        auto* pifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
-        std::memset(pifm, 0, sizeof *pifm);
-        mnl_attr_put_strz(nlh, IFLA_IFNAME, peer);
-        mnl_attr_nest_end(nlh, p);
-        mnl_attr_nest_end(nlh, data);
-    }
-    mnl_attr_nest_end(nlh, info);
-    return transact(nlh);
-}
-}  // namespace
-
-int add_dummy(const char* ifname) { return add_link(ifname, "dummy", nullptr); }
-int add_veth_pair(const char* a, const char* b) { return add_link(a, "veth", b); }
+int add_dummy(const char* ifname) { return cxcommon::add_link(ifname, "dummy", nullptr); }
+int add_veth_pair(const char* a, const char* b) { return cxcommon::add_link(a, "veth", b); }
 
 }  // namespace cxtest

@@ -26,7 +26,7 @@ public:
 
 private:
     std::string cgroup_;    // the cgroup made for the scenario, "" if none
-    std::string original_;  // the cgroup.procs file this process came from
+    std::string original_;  // the cgroup this process came from
     connectx_guard* guard_ = nullptr;
 };
 

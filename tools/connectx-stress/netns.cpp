@@ -1,11 +1,9 @@
-// netns.cpp - entering and preparing a scenario's private network namespace. The few rtnetlink
-// requests (link up, add address) are built with libmnl.
+// netns.cpp - entering and preparing a scenario's private network namespace. Link up and address
+// requests are tools/common's; the route lookup, which only this tool makes, is built here.
 #include "netns.hpp"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <libmnl/libmnl.h>
-#include <linux/if_addr.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <sched.h>
@@ -15,70 +13,21 @@
 #include <cstring>
 #include <ctime>
 
+#include "tools/common/kernel_file.hpp"
+#include "tools/common/rtnl.hpp"
+
 namespace cxstress {
+
+using cxcommon::write_file;
+
 namespace {
 
 constexpr size_t kNetlinkBuf = 8192;
 
-int write_file(const char* path, const std::string& value) {
-    int fd = ::open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0) return errno;
-    ssize_t n = ::write(fd, value.data(), value.size());
-    int e = n < 0 ? errno : (size_t(n) == value.size() ? 0 : EIO);
-    ::close(fd);
-    return e;
-}
-
-// Sends one rtnetlink request and waits for its acknowledgement. Returns 0 or an errno.
-int rtnl_transact(nlmsghdr* nlh) {
-    mnl_socket* nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-    if (!nl) return errno;
-    int e = 0;
-    if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) e = errno;
-    auto seq = unsigned(time(nullptr));
-    nlh->nlmsg_seq = seq;
-    nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
-    if (!e && mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) e = errno;
-    if (!e) {
-        char buf[kNetlinkBuf];
-        ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof buf);
-        if (n < 0)
-            e = errno;
-        else if (mnl_cb_run(buf, size_t(n), seq, mnl_socket_get_portid(nl), nullptr, nullptr) < 0)
-            e = errno;
-    }
-    mnl_socket_close(nl);
-    return e;
-}
-
-int link_up(unsigned ifindex) {
-    char buf[kNetlinkBuf];
-    nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-    nlh->nlmsg_type = RTM_NEWLINK;
-    auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
-    ifm->ifi_family = AF_UNSPEC;
-    ifm->ifi_index = int(ifindex);
-    ifm->ifi_change = IFF_UP;
-    ifm->ifi_flags = IFF_UP;
-    return rtnl_transact(nlh);
-}
-
-// An IPv6 /128 on `ifindex`, usable at once: no duplicate address detection.
+// An IPv6 /128 on `ifindex`.
 int add_address_v6(unsigned ifindex, const cx::address& a) {
-    char buf[kNetlinkBuf];
-    nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-    nlh->nlmsg_type = RTM_NEWADDR;
-    nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
-    auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifaddrmsg)));
-    ifa->ifa_family = AF_INET6;
-    ifa->ifa_prefixlen = 128;
-    ifa->ifa_index = ifindex;
-    ifa->ifa_flags = IFA_F_NODAD;
     const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(a.sa());
-    mnl_attr_put(nlh, IFA_LOCAL, sizeof sin6->sin6_addr, &sin6->sin6_addr);
-    mnl_attr_put(nlh, IFA_ADDRESS, sizeof sin6->sin6_addr, &sin6->sin6_addr);
-    mnl_attr_put_u32(nlh, IFA_FLAGS, IFA_F_NODAD);
-    return rtnl_transact(nlh);
+    return cxcommon::add_address(ifindex, AF_INET6, &sin6->sin6_addr, 128);
 }
 
 // rtm_type of the kernel's route to `a` (RTM_GETROUTE), in `type`. Returns 0 or an errno.
@@ -189,7 +138,7 @@ int set_up_netns(const config& cfg, int backlog, endpoints& ep, std::string& wha
         what = "no loopback interface";
         return ENODEV;
     }
-    if (int e = link_up(lo)) {
+    if (int e = cxcommon::link_up(lo)) {
         what = "bring lo up";
         return e;
     }
