@@ -1,4 +1,4 @@
-// io.cpp - owned descriptors, deadlines, waiting, complete writes and the stderr trace.
+// io.cpp - deadlines, waiting, complete writes and the stderr trace.
 #include "io.hpp"
 
 #include <fcntl.h>
@@ -10,11 +10,6 @@
 #include <string>
 
 namespace cxcli {
-
-void unique_fd::reset(int fd) noexcept {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-}
 
 deadline deadline::after(double seconds) {
     deadline d;

@@ -5,31 +5,13 @@
 #include <chrono>
 #include <cstddef>
 #include <string_view>
-#include <utility>
+
+#include "sys.hpp"
 
 namespace cxcli {
 
-class unique_fd {
-public:
-    unique_fd() = default;
-    explicit unique_fd(int fd) noexcept : fd_(fd) {}
-    unique_fd(unique_fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-    unique_fd& operator=(unique_fd&& o) noexcept {
-        reset(std::exchange(o.fd_, -1));
-        return *this;
-    }
-    unique_fd(const unique_fd&) = delete;
-    unique_fd& operator=(const unique_fd&) = delete;
-    ~unique_fd() { reset(); }
-
-    int get() const noexcept { return fd_; }
-    explicit operator bool() const noexcept { return fd_ >= 0; }
-    void reset(int fd = -1) noexcept;
-    int release() noexcept { return std::exchange(fd_, -1); }
-
-private:
-    int fd_ = -1;
-};
+// The library's own owning descriptor (src/sys.hpp, header-only): one definition for both.
+using unique_fd = cx::detail::unique_fd;
 
 using clock = std::chrono::steady_clock;
 
