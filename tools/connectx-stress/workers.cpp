@@ -52,29 +52,43 @@ uint64_t fd_budget() {
     return left > 0 ? uint64_t(left) : 0;
 }
 
-bool write_all(int fd, const void* p, size_t n) {
-    const char* c = static_cast<const char*>(p);
+// Calls `io` (::read or ::write) until all `n` bytes at `c` are moved; EINTR and short counts are
+// retried. False on an error or EOF.
+template <class Byte, class Io>
+bool move_all(int fd, Byte* c, size_t n, Io io) {
     while (n) {
-        ssize_t w = ::write(fd, c, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return false;
-        c += w;
-        n -= size_t(w);
+        ssize_t k = io(fd, c, n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return false;
+        c += k;
+        n -= size_t(k);
     }
     return true;
 }
 
-bool read_all(int fd, void* p, size_t n) {
-    char* c = static_cast<char*>(p);
-    while (n) {
-        ssize_t r = ::read(fd, c, n);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return false;
-        c += r;
-        n -= size_t(r);
-    }
-    return true;
+bool write_all(int fd, const void* p, size_t n) {
+    return move_all(fd, static_cast<const char*>(p), n, ::write);
 }
+
+bool read_all(int fd, void* p, size_t n) { return move_all(fd, static_cast<char*>(p), n, ::read); }
+
+// A message of the holders' channel: one byte of data (a message with descriptors must carry
+// some) and room for kBatch descriptors. Not copyable: `msg` points into it.
+struct fd_message {
+    char byte = 0;
+    iovec iov{&byte, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kBatch)];
+    msghdr msg{};
+
+    fd_message() {
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof control;
+    }
+    fd_message(const fd_message&) = delete;
+    fd_message& operator=(const fd_message&) = delete;
+};
 
 // Blocks until `fd` reads EOF (or fails).
 void wait_for_eof(int fd) {
@@ -86,6 +100,32 @@ void wait_for_eof(int fd) {
     }
 }
 
+// Forks a child that never outlives this process: if it dies, so does the child (and, through
+// the same rule, the child's own children). `chan` is a fresh pipe or socket pair: the child
+// closes chan[0] and runs `child(chan[1])`, which does not return; this process closes chan[1],
+// keeps chan[0] and gets the child's pid. Returns 0 or an errno (both ends closed on failure).
+template <class Child>
+int fork_child(const int chan[2], pid_t& pid, Child child) {
+    pid_t parent = ::getpid();
+    pid_t p = ::fork();
+    if (p < 0) {
+        int e = errno;
+        ::close(chan[0]);
+        ::close(chan[1]);
+        return e;
+    }
+    if (p == 0) {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != parent) ::_exit(1);  // the parent died before the line above
+        ::close(chan[0]);
+        child(chan[1]);
+        ::_exit(1);
+    }
+    ::close(chan[1]);
+    pid = p;
+    return 0;
+}
+
 // ---- holder ----------------------------------------------------------------------------------
 
 // Receives sockets on `chan` and keeps them until the opener closes its end. Tells the opener
@@ -94,20 +134,13 @@ void wait_for_eof(int fd) {
     uint64_t capacity = fd_budget();
     if (!write_all(chan, &capacity, sizeof capacity)) ::_exit(1);
     for (;;) {
-        char byte;
-        iovec iov{&byte, 1};
-        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kBatch)];
-        msghdr msg{};
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control;
-        msg.msg_controllen = sizeof control;
-        ssize_t n = ::recvmsg(chan, &msg, MSG_CMSG_CLOEXEC);
+        fd_message m;
+        ssize_t n = ::recvmsg(chan, &m.msg, MSG_CMSG_CLOEXEC);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) ::_exit(0);  // released (or the opener is gone): the sockets close with us
         // The descriptors now belong to this process; nothing more to do with them. A truncated
         // message would mean sockets lost: the opener sends no more than `capacity`.
-        if (msg.msg_flags & MSG_CTRUNC) ::_exit(1);
+        if (m.msg.msg_flags & MSG_CTRUNC) ::_exit(1);
     }
 }
 
@@ -122,25 +155,14 @@ struct holder {
 int start_holder(holder& h) {
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return errno;
-    pid_t parent = ::getpid();
-    pid_t pid = ::fork();
-    if (pid < 0) {
-        int e = errno;
-        ::close(sv[0]);
-        ::close(sv[1]);
-        return e;
-    }
-    if (pid == 0) {
-        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (::getppid() != parent) ::_exit(1);
+    int e = fork_child(sv, h.pid, [](int chan) {
         // Keep only the channel. Inherited copies of other holders' channels would keep them
         // from ever reading EOF; the opener's and scenario's descriptors are no use here.
-        if (::dup2(sv[1], kHolderChan) < 0) ::_exit(1);
+        if (::dup2(chan, kHolderChan) < 0) ::_exit(1);
         ::close_range(kHolderChan + 1, ~0u, 0);
         holder_main(kHolderChan);
-    }
-    ::close(sv[1]);
-    h.pid = pid;
+    });
+    if (e) return e;
     h.chan = sv[0];
     if (!read_all(h.chan, &h.room, sizeof h.room) || h.room == 0) return EMFILE;
     return 0;
@@ -149,21 +171,15 @@ int start_holder(holder& h) {
 // Sends `fds` to the holder and closes the opener's copies.
 int hand_over(holder& h, std::vector<int>& fds) {
     if (fds.empty()) return 0;
-    char byte = 0;
-    iovec iov{&byte, 1};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kBatch)];
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
-    auto* cm = reinterpret_cast<cmsghdr*>(control);  // CMSG_FIRSTHDR, never null here
+    fd_message m;
+    m.msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
+    auto* cm = reinterpret_cast<cmsghdr*>(m.control);  // CMSG_FIRSTHDR, never null here
     cm->cmsg_level = SOL_SOCKET;
     cm->cmsg_type = SCM_RIGHTS;
     cm->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
     std::memcpy(CMSG_DATA(cm), fds.data(), sizeof(int) * fds.size());
     ssize_t n;
-    do n = ::sendmsg(h.chan, &msg, MSG_NOSIGNAL);
+    do n = ::sendmsg(h.chan, &m.msg, MSG_NOSIGNAL);
     while (n < 0 && errno == EINTR);
     int e = n < 0 ? errno : 0;
     for (int fd : fds) ::close(fd);
@@ -223,10 +239,7 @@ opener_report open_connections(const open_job& job, std::vector<holder>& holders
     return r;
 }
 
-[[noreturn]] void opener_main(const open_job& job, int report_fd, int release_fd, pid_t parent) {
-    // Never outlive the scenario: if it dies, so do we, and the holders after us.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(1);
+[[noreturn]] void opener_main(const open_job& job, int report_fd, int release_fd) {
     std::vector<holder> holders;
     opener_report r = open_connections(job, holders);
     bool ok = write_all(report_fd, &r, sizeof r);
@@ -252,21 +265,11 @@ double monotonic_seconds() noexcept {
 int start_opener(const open_job& job, int release_fd, int release_keep, opener& o) {
     int p[2];
     if (::pipe2(p, O_CLOEXEC) < 0) return errno;
-    pid_t parent = ::getpid();
-    pid_t pid = ::fork();
-    if (pid < 0) {
-        int e = errno;
-        ::close(p[0]);
-        ::close(p[1]);
-        return e;
-    }
-    if (pid == 0) {
-        ::close(p[0]);
+    int e = fork_child(p, o.pid, [&](int report_fd) {
         ::close(release_keep);  // else the release never reads EOF
-        opener_main(job, p[1], release_fd, parent);
-    }
-    ::close(p[1]);
-    o.pid = pid;
+        opener_main(job, report_fd, release_fd);
+    });
+    if (e) return e;
     o.report_fd = p[0];
     return 0;
 }
