@@ -27,7 +27,11 @@ int add_address(const char* ifname, const char* ip, int prefix_len) {
     return cxcommon::add_address(idx, family, addr, prefix_len);
 }
 
-int add_dummy(const char* ifname) { return cxcommon::add_link(ifname, "dummy", nullptr); }
-int add_veth_pair(const char* a, const char* b) { return cxcommon::add_link(a, "veth", b); }
+int add_dummy(const char* ifname) {
+    return cxcommon::add_link(ifname, "dummy", nullptr);
+}
+int add_veth_pair(const char* a, const char* b) {
+    return cxcommon::add_link(a, "veth", b);
+}
 
 }  // namespace cxtest

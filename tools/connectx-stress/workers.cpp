@@ -70,7 +70,9 @@ bool write_all(int fd, const void* p, size_t n) {
     return move_all(fd, static_cast<const char*>(p), n, ::write);
 }
 
-bool read_all(int fd, void* p, size_t n) { return move_all(fd, static_cast<char*>(p), n, ::read); }
+bool read_all(int fd, void* p, size_t n) {
+    return move_all(fd, static_cast<char*>(p), n, ::read);
+}
 
 // A message of the holders' channel: one byte of data (a message with descriptors must carry
 // some) and room for kBatch descriptors. Not copyable: `msg` points into it.
