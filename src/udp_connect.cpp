@@ -6,7 +6,8 @@
 //   SO_REUSEADDR=1 (others may share the local port toward other destinations).
 // A port that no socket holds needs none of that: bound without SO_REUSEADDR, it is ours alone
 // (such a bind conflicts with every socket on the address or the wildcard, whatever their
-// options), so connect and SO_REUSEADDR=1 suffice, with no lookup ("alone"). That is tried first.
+// options, as ours has neither SO_REUSEADDR nor SO_REUSEPORT), so connect and SO_REUSEADDR=1
+// suffice, with no lookup ("alone"). That is tried first.
 // Cases:
 //   src IP and port    alone; if the port is held, the lock on it, with a pre-check lookup first
 //                      so a taken 4-tuple is refused before the socket is touched.
