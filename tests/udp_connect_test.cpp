@@ -9,9 +9,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support/netns.hpp"
@@ -646,6 +648,39 @@ TEST(UdpConnectxNetns, ReuseportIsRefusedBeforeTouchingTheSocket) {
             EXPECT_FALSE(cxtest::is_connected(fd));
             ::close(fd);
         }
+    });
+}
+
+// After a search's bind alone fails (its port was held toward another destination), the
+// namespace's searches take the lock directly for 100 ms, then try alone again.
+TEST(UdpConnectxNetns, AfterABindAloneFailsSearchesTakeTheLockForAWhile) {
+    CXTEST_REQUIRE_NETNS();
+    cxtest::run_in_netns([] {
+        ASSERT_EQ(cxtest::write_sysctl("net/ipv4/ip_local_port_range", "40200 40200"), 0);
+        connectx_result res{};
+        auto opts = with_result(res);
+        auto ip = v4("127.0.0.1");
+        int holder = cxtest::udp_bound(v4("127.0.0.1:40200"), true);
+        ASSERT_EQ(::connect(holder, dst_v4(2, kPort).sa(), dst_v4(2, kPort).size()), 0);
+        int a = udp_socket(AF_INET);
+        ASSERT_EQ(udp_connectx(a, &ip, dst_v4(0, kPort), &opts), 0);
+        auto failed_at = std::chrono::steady_clock::now();
+        EXPECT_EQ(res.technique, CONNECTX_TECH_UDP_LOCK) << "the only port is shared";
+        ::close(a), ::close(holder);
+        // The port is free now, but the namespace waits before binding alone again.
+        int b = udp_socket(AF_INET);
+        ASSERT_EQ(udp_connectx(b, &ip, dst_v4(0, kPort), &opts), 0);
+        if (std::chrono::steady_clock::now() - failed_at < std::chrono::milliseconds(90)) {
+            EXPECT_EQ(res.technique, CONNECTX_TECH_UDP_LOCK);
+            EXPECT_GE(res.lookups, 1u);
+        }
+        ::close(b);
+        std::this_thread::sleep_for(std::chrono::milliseconds(150));
+        int c = udp_socket(AF_INET);
+        ASSERT_EQ(udp_connectx(c, &ip, dst_v4(0, kPort), &opts), 0);
+        EXPECT_EQ(res.technique, CONNECTX_TECH_UDP_ALONE);
+        EXPECT_EQ(res.lookups, 0u);
+        ::close(c);
     });
 }
 
