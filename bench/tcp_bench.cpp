@@ -95,17 +95,18 @@ void BM_TcpPairedRatio(benchmark::State& state) {
     auto plain_block = [] {
         for (int i = 0; i < kBlock; ++i) {
             int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-            if (connect(fd, g_dst.sa(), g_dst.size()) < 0) return false;
+            bool ok = connect(fd, g_dst.sa(), g_dst.size()) == 0;
             close_now(fd);
+            if (!ok) return false;
         }
         return true;
     };
     auto connectx_block = [] {
         for (int i = 0; i < kBlock; ++i) {
             int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-            if (connectx(fd, g_src.sa(), g_src.size(), g_dst.sa(), g_dst.size(), nullptr) < 0)
-                return false;
+            bool ok = connectx(fd, g_src.sa(), g_src.size(), g_dst.sa(), g_dst.size(), nullptr) == 0;
             close_now(fd);
+            if (!ok) return false;
         }
         return true;
     };
