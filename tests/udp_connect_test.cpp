@@ -359,7 +359,8 @@ TEST(UdpConnectxNetns, ResultLocalIsWhatGetsocknameSays) {
             cx::address dst;
         } cases[] = {
             {AF_INET, "127.0.0.1", dst_v4(0, kPort)},
-            {AF_INET, "127.0.0.1:40007", dst_v4(0, kPort)},
+            // Another destination: the search above may have picked port 40007 toward dst 0.
+            {AF_INET, "127.0.0.1:40007", dst_v4(2, kPort)},
             {AF_INET, nullptr, dst_v4(1, kPort)},
             {AF_INET6, "2001:db8::1", dst_v6(0, kPort)},
             {AF_INET6, nullptr, dst_v6(1, kPort)},
@@ -441,7 +442,8 @@ TEST(UdpConnectxNetns, LinkLocalWithScope) {
         ASSERT_NE(idx, 0u);
         std::string scope = "%" + std::to_string(idx);
         auto dst = v4(("[fe80::2" + scope + "]:5353").c_str());
-        auto src_port = v4(("[fe80::1" + scope + "]:40005").c_str());
+        // Outside the range: the search below must not be able to pick it toward the same dst.
+        auto src_port = v4(("[fe80::1" + scope + "]:41005").c_str());
         fds keep;
         int a = udp_socket(AF_INET6);
         connectx_result res{};
