@@ -197,11 +197,10 @@ int verify_locked(udp_call& c, uint16_t port) {
     }
 }
 
-// The socket is bound with SO_REUSEADDR=1: lock, verify, connect, unlock. On failure the lock is
-// released (SO_REUSEADDR=1) and the socket is not connected; it stays bound.
-int lock_and_connect(udp_call& c, uint16_t port) {
-    if (int e = set_reuse(c, 0)) return e;
-    int e = verify_locked(c, port);
+// The socket is bound with SO_REUSEADDR=0 and `e` says whether it may connect (0) or not (an
+// errno): connect if so, then SO_REUSEADDR=1 either way, so that no lock is left and others may
+// share the port. A connect whose unlock fails is undone. Returns the call's errno.
+int connect_and_share(udp_call& c, int e) {
     if (e == 0) e = sys::connect(c.fd(), c.r.dst.sa(), c.r.dst.size());
     if (int u = set_reuse(c, 1)) {
         if (e == 0) {
@@ -212,18 +211,17 @@ int lock_and_connect(udp_call& c, uint16_t port) {
     return e;
 }
 
-// The socket is bound alone, SO_REUSEADDR=0 (see the top of the file): connect and let others
-// share the port. As lock_and_connect, without the lookup.
+// The socket is bound with SO_REUSEADDR=1: lock, verify, connect, unlock. On failure the lock is
+// released (SO_REUSEADDR=1) and the socket is not connected; it stays bound.
+int lock_and_connect(udp_call& c, uint16_t port) {
+    if (int e = set_reuse(c, 0)) return e;
+    return connect_and_share(c, verify_locked(c, port));
+}
+
+// The socket is bound alone, SO_REUSEADDR=0 (see the top of the file): no lookup is needed.
 int connect_alone(udp_call& c) {
     c.res.technique = CONNECTX_TECH_UDP_ALONE;
-    int e = sys::connect(c.fd(), c.r.dst.sa(), c.r.dst.size());
-    if (int u = set_reuse(c, 1)) {
-        if (e == 0) {
-            sys::disconnect(c.fd());
-            e = u;
-        }
-    }
-    return e;
+    return connect_and_share(c, 0);
 }
 
 // Per-call setup shared by all cases: namespace state, previous SO_REUSEADDR, device.
