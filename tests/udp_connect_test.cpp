@@ -58,6 +58,25 @@ std::pair<int, int> fill(int family, F open_one, fds& keep, int limit) {
     return {limit, 0};
 }
 
+// A program that does not use connectx: SO_REUSEADDR, bind to 127.0.0.1, connect to `dst`, on
+// every `step`-th port of the namespace's range (40000-40063).
+void hold_plain(fds& out, const cx::address& dst, int step) {
+    for (int p = 40000; p < 40064; p += step) {
+        int fd = cxtest::udp_bound(v4(("127.0.0.1:" + std::to_string(p)).c_str()), true);
+        out.add(fd);
+        ASSERT_EQ(::connect(fd, dst.sa(), dst.size()), 0);
+    }
+}
+
+// The socket is bound to device `ifindex`, on one of the odd ports hold_plain(..., 2) left.
+void expect_on_device_and_odd_port(int fd, int ifindex) {
+    int dev = 0;
+    socklen_t len = sizeof dev;
+    getsockopt(fd, SOL_SOCKET, SO_BINDTOIFINDEX, &dev, &len);
+    EXPECT_EQ(dev, ifindex);
+    EXPECT_EQ(cxtest::local_port_of(fd) % 2, 1);
+}
+
 void expect_no_duplicates() {
     auto dup = cxtest::duplicate_tuples(cxtest::dump_udp_sockets());
     EXPECT_TRUE(dup.empty()) << "duplicate 4-tuple: " << dup.front();
@@ -239,11 +258,7 @@ TEST(UdpConnectxNetns, PlainReuseaddrSocketIsNeverOvershadowed) {
         // A program that does not use connectx: SO_REUSEADDR, bind, connect, on every port.
         fds plain, keep;
         auto dst = dst_v4(0, kPort);
-        for (uint16_t p = 40000; p < 40064; ++p) {
-            int fd = cxtest::udp_bound(v4(("127.0.0.1:" + std::to_string(p)).c_str()), true);
-            ASSERT_EQ(::connect(fd, dst.sa(), dst.size()), 0);
-            plain.add(fd);
-        }
+        ASSERT_NO_FATAL_FAILURE(hold_plain(plain, dst, 1));
         auto src = v4("127.0.0.1");
         int fd = udp_socket(AF_INET);
         EXPECT_EQ(udp_connectx(fd, &src, dst), EAGAIN);
@@ -278,11 +293,7 @@ TEST(UdpConnectxNetns, BoundDeviceSurvivesPortsGivenBackDuringTheSearch) {
         // bound device) and must bind the device again before the next candidate.
         fds plain, keep;
         auto dst = dst_v4(0, kPort);
-        for (uint16_t p = 40000; p < 40064; p += 2) {
-            int fd = cxtest::udp_bound(v4(("127.0.0.1:" + std::to_string(p)).c_str()), true);
-            ASSERT_EQ(::connect(fd, dst.sa(), dst.size()), 0);
-            plain.add(fd);
-        }
+        ASSERT_NO_FATAL_FAILURE(hold_plain(plain, dst, 2));
         unsigned lo = if_nametoindex("lo");
         connectx_opts opts{};
         opts.size = sizeof opts;
@@ -292,13 +303,7 @@ TEST(UdpConnectxNetns, BoundDeviceSurvivesPortsGivenBackDuringTheSearch) {
             AF_INET,
             [&](int fd, int) {
                 int e = udp_connectx(fd, &src, dst, &opts);
-                if (e == 0) {
-                    int dev = 0;
-                    socklen_t len = sizeof dev;
-                    getsockopt(fd, SOL_SOCKET, SO_BINDTOIFINDEX, &dev, &len);
-                    EXPECT_EQ(unsigned(dev), lo);
-                    EXPECT_EQ(cxtest::local_port_of(fd) % 2, 1);
-                }
+                if (e == 0) expect_on_device_and_odd_port(fd, int(lo));
                 return e;
             },
             keep, 1000);
@@ -315,11 +320,7 @@ TEST(UdpConnectxNetns, CallersBoundDeviceSurvivesPortsGivenBack) {
     cxtest::run_in_netns([] {
         fds plain, keep;
         auto dst = dst_v4(0, kPort);
-        for (uint16_t p = 40000; p < 40064; p += 2) {
-            int fd = cxtest::udp_bound(v4(("127.0.0.1:" + std::to_string(p)).c_str()), true);
-            ASSERT_EQ(::connect(fd, dst.sa(), dst.size()), 0);
-            plain.add(fd);
-        }
+        ASSERT_NO_FATAL_FAILURE(hold_plain(plain, dst, 2));
         int lo = int(if_nametoindex("lo"));
         auto src = v4("127.0.0.1");
         auto [n, err] = fill(
@@ -327,13 +328,7 @@ TEST(UdpConnectxNetns, CallersBoundDeviceSurvivesPortsGivenBack) {
             [&](int fd, int) {
                 EXPECT_EQ(setsockopt(fd, SOL_SOCKET, SO_BINDTOIFINDEX, &lo, sizeof lo), 0);
                 int e = udp_connectx(fd, &src, dst);
-                if (e == 0) {
-                    int dev = 0;
-                    socklen_t len = sizeof dev;
-                    getsockopt(fd, SOL_SOCKET, SO_BINDTOIFINDEX, &dev, &len);
-                    EXPECT_EQ(dev, lo);
-                    EXPECT_EQ(cxtest::local_port_of(fd) % 2, 1);
-                }
+                if (e == 0) expect_on_device_and_odd_port(fd, lo);
                 return e;
             },
             keep, 1000);
