@@ -12,7 +12,6 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <thread>
 #include <vector>
 
@@ -21,6 +20,7 @@
 
 #include "support/netns.hpp"
 #include "support/rtnl.hpp"
+#include "thread_clock.hpp"
 
 namespace {
 
@@ -88,12 +88,6 @@ BENCHMARK(BM_TcpConnectxNoSource)->MinTime(2.0);
 //   2  plain connect() after validation's two queries (getsockname, SO_PROTOCOL)
 // 1 and 2 show where connectx's cost is. Counters: CPU ns per cycle of each side, their ratio
 // over the whole run, and the median of the per-pair ratios.
-uint64_t thread_cpu_ns() {
-    timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return uint64_t(ts.tv_sec) * 1000000000u + uint64_t(ts.tv_nsec);
-}
-
 bool plain_cycle(int fd) {
     return connect(fd, g_dst.sa(), g_dst.size()) == 0;
 }

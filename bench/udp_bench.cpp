@@ -34,6 +34,7 @@
 #include "sock_diag.hpp"
 #include "support/netns.hpp"
 #include "support/rtnl.hpp"
+#include "thread_clock.hpp"
 
 // --- allocation counting (glibc) ----------------------------------------------------------------
 extern "C" void* __libc_malloc(size_t);
@@ -179,14 +180,6 @@ void BM_ConnectxExplicitPort(benchmark::State& state) {
     run_connectx(state, &s);
 }
 BENCHMARK(BM_ConnectxExplicitPort);
-
-// CPU time of this thread (user + system): per-connect times that other processes' load on the
-// machine does not inflate, unlike wall-clock samples.
-uint64_t thread_cpu_ns() {
-    timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return uint64_t(ts.tv_sec) * 1000000000u + uint64_t(ts.tv_nsec);
-}
 
 // Fills the whole range toward one destination from one source IP, then closes everything.
 // Per band of occupancy: mean CPU time per connect and mean lookups per connect.
