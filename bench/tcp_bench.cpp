@@ -33,61 +33,7 @@ void close_now(int fd) {
     close(fd);
 }
 
-void BM_TcpPlainConnect(benchmark::State& state) {
-    for (auto _ : state) {
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (connect(fd, g_dst.sa(), g_dst.size()) < 0) state.SkipWithError(strerror(errno));
-        close_now(fd);
-    }
-}
-BENCHMARK(BM_TcpPlainConnect)->MinTime(2.0);
-
-// The floor under connectx without a source: plain connect() after the two system calls its
-// validation makes (getsockname for family and bound state, SO_PROTOCOL for TCP or UDP).
-void BM_TcpPlainConnectAfterTwoQueries(benchmark::State& state) {
-    for (auto _ : state) {
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_storage ss;
-        socklen_t len = sizeof ss;
-        int proto;
-        socklen_t plen = sizeof proto;
-        getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
-        getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &plen);
-        if (connect(fd, g_dst.sa(), g_dst.size()) < 0) state.SkipWithError(strerror(errno));
-        close_now(fd);
-    }
-}
-BENCHMARK(BM_TcpPlainConnectAfterTwoQueries)->MinTime(2.0);
-
-void BM_TcpConnectxSourceIp(benchmark::State& state) {
-    for (auto _ : state) {
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (connectx(fd, g_src.sa(), g_src.size(), g_dst.sa(), g_dst.size(), nullptr) < 0)
-            state.SkipWithError(strerror(errno));
-        close_now(fd);
-    }
-}
-BENCHMARK(BM_TcpConnectxSourceIp)->MinTime(2.0);
-
-void BM_TcpConnectxNoSource(benchmark::State& state) {
-    for (auto _ : state) {
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (connectx(fd, nullptr, 0, g_dst.sa(), g_dst.size(), nullptr) < 0)
-            state.SkipWithError(strerror(errno));
-        close_now(fd);
-    }
-}
-BENCHMARK(BM_TcpConnectxNoSource)->MinTime(2.0);
-
-// The ratio itself, paired: blocks of kBlock plain cycles and kBlock cycles of the other side
-// alternate A B B A, each block timed by this thread's CPU clock. Whatever drifts during the run
-// (frequency, the other core's load, caches) lands on both sides alike, which separate
-// benchmarks, minutes apart, cannot promise. The other side (the argument):
-//   0  connectx() with a source IP: the figure the goal is about
-//   1  the technique alone: IP_BIND_ADDRESS_NO_PORT + bind + connect, no validation
-//   2  plain connect() after validation's two queries (getsockname, SO_PROTOCOL)
-// 1 and 2 show where connectx's cost is. Counters: CPU ns per cycle of each side, their ratio
-// over the whole run, and the median of the per-pair ratios.
+// What one connection does between socket() and close(); false (errno set) if it failed.
 bool plain_cycle(int fd) {
     return connect(fd, g_dst.sa(), g_dst.size()) == 0;
 }
@@ -111,6 +57,61 @@ bool queries_cycle(int fd) {
            getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &plen) == 0 && plain_cycle(fd);
 }
 
+bool connectx_no_source_cycle(int fd) {
+    return connectx(fd, nullptr, 0, g_dst.sa(), g_dst.size(), nullptr) == 0;
+}
+
+// socket(), the cycle, close(); false, with the cycle's errno, if the cycle failed.
+bool one_connection(bool (*cycle)(int)) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    bool ok = cycle(fd);
+    int e = errno;
+    close_now(fd);
+    errno = e;
+    return ok;
+}
+
+// One connection per iteration, on its own: absolute times (ratios: BM_TcpPairedRatio).
+void run_cycles(benchmark::State& state, bool (*cycle)(int)) {
+    for (auto _ : state) {
+        if (!one_connection(cycle)) {
+            state.SkipWithError(strerror(errno));
+            return;
+        }
+    }
+}
+
+void BM_TcpPlainConnect(benchmark::State& state) {
+    run_cycles(state, plain_cycle);
+}
+BENCHMARK(BM_TcpPlainConnect)->MinTime(2.0);
+
+// The floor under connectx without a source: plain connect() after the two system calls its
+// validation makes (getsockname for family and bound state, SO_PROTOCOL for TCP or UDP).
+void BM_TcpPlainConnectAfterTwoQueries(benchmark::State& state) {
+    run_cycles(state, queries_cycle);
+}
+BENCHMARK(BM_TcpPlainConnectAfterTwoQueries)->MinTime(2.0);
+
+void BM_TcpConnectxSourceIp(benchmark::State& state) {
+    run_cycles(state, connectx_cycle);
+}
+BENCHMARK(BM_TcpConnectxSourceIp)->MinTime(2.0);
+
+void BM_TcpConnectxNoSource(benchmark::State& state) {
+    run_cycles(state, connectx_no_source_cycle);
+}
+BENCHMARK(BM_TcpConnectxNoSource)->MinTime(2.0);
+
+// The ratio itself, paired: blocks of kBlock plain cycles and kBlock cycles of the other side
+// alternate A B B A, each block timed by this thread's CPU clock. Whatever drifts during the run
+// (frequency, the other core's load, caches) lands on both sides alike, which separate
+// benchmarks, minutes apart, cannot promise. The other side (the argument):
+//   0  connectx() with a source IP: the figure the goal is about
+//   1  the technique alone: IP_BIND_ADDRESS_NO_PORT + bind + connect, no validation
+//   2  plain connect() after validation's two queries (getsockname, SO_PROTOCOL)
+// 1 and 2 show where connectx's cost is. Counters: CPU ns per cycle of each side, their ratio
+// over the whole run, and the median of the per-pair ratios.
 void BM_TcpPairedRatio(benchmark::State& state) {
     constexpr int kBlock = 16;
     bool (*const other)(int) = state.range(0) == 0   ? connectx_cycle
@@ -119,12 +120,8 @@ void BM_TcpPairedRatio(benchmark::State& state) {
     // One block of `cycle`, timed into `sum`; false if a cycle failed.
     auto timed = [](bool (*cycle)(int), uint64_t& sum) {
         uint64_t t0 = thread_cpu_ns();
-        for (int i = 0; i < kBlock; ++i) {
-            int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-            bool ok = cycle(fd);
-            close_now(fd);
-            if (!ok) return false;
-        }
+        for (int i = 0; i < kBlock; ++i)
+            if (!one_connection(cycle)) return false;
         sum += thread_cpu_ns() - t0;
         return true;
     };
