@@ -21,7 +21,7 @@ inline const uint8_t* ip_bytes(const address& a, bool as_v4) noexcept {
 
 struct request {
     int fd = -1;
-    int family = 0;    // the socket's: AF_INET or AF_INET6
+    int family = 0;    // the addresses': AF_INET or AF_INET6, the socket's once checked
     int protocol = 0;  // IPPROTO_TCP or IPPROTO_UDP
     // Source: family is the socket's; wildcard IP and/or port 0 when the caller left them open.
     // A link-local source carries the scope of the destination when the caller gave none.
@@ -32,6 +32,9 @@ struct request {
     uint16_t port_hi = 0;
     int ifindex = 0;            // SO_BINDTODEVICE target, 0 = none
     uint32_t flags = 0;         // CONNECTX_F_*
+    // check_socket has passed. False only for TCP with a source IP, no port, no range and no
+    // interface: there the bind checks the socket, and a failed bind asks check_socket why.
+    bool socket_checked = true;
 
     uint16_t src_port() const noexcept { return src.port(); }
     bool has_range() const noexcept { return port_hi != 0; }
@@ -42,6 +45,10 @@ struct request {
 // `out`, or an errno as documented in connectx.h.
 int validate(int fd, const sockaddr* src, socklen_t src_len, const sockaddr* dst,
              socklen_t dst_len, const connectx_opts* opts, request& out) noexcept;
+
+// The socket's own state: EAFNOSUPPORT if its family is not `r.family`, EISCONN if connected,
+// EINVAL if bound; 0 if it is fresh.
+int check_socket(const request& r) noexcept;
 
 // The paths. Each returns 0 or an errno, fills `res` (technique, lookups, attempts; a path may
 // fill `local` itself, else the dispatcher asks getsockname; `remote` is the dispatcher's) and on

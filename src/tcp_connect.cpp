@@ -55,6 +55,8 @@ int connect_no_port(const request& r) {
         if (int e = sys::setsockopt_int(r.fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)) return e;
         if (int e = sys::bind(r.fd, r.src.sa(), r.src.size())) {
             sys::setsockopt_int(r.fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 0);
+            if (!r.socket_checked)
+                if (int s = check_socket(r)) return s;  // a socket of the wrong kind: say which
             return e;
         }
     }

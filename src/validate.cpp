@@ -1,13 +1,19 @@
 // validate.cpp - every check connectx() makes before its first side effect. A call that fails
-// here leaves the socket exactly as it was.
+// here leaves the socket exactly as it was. One check may wait for the bind (see
+// request::socket_checked).
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
 
+#include <atomic>
 #include <cerrno>
 
 #include "request.hpp"
 #include "sys.hpp"
+
+#ifndef TCP_IS_MPTCP
+#define TCP_IS_MPTCP 43  // Linux 6.5
+#endif
 
 namespace cx::detail {
 namespace {
@@ -21,12 +27,11 @@ bool known_opts_size(uint32_t size) {
     return false;
 }
 
-// A caller's sockaddr into `out`, checked for length and family against the socket's family.
-int take_address(const sockaddr* sa, socklen_t len, int sock_family, address& out) {
+// A caller's sockaddr into `out`, checked for length.
+int take_address(const sockaddr* sa, socklen_t len, address& out) {
     if (len > socklen_t(sizeof(sockaddr_storage))) return EINVAL;
     auto a = address::from_sockaddr(sa, len);
     if (!a) return a.error().value();
-    if (a->family() != sock_family) return EAFNOSUPPORT;
     out = *a;
     return 0;
 }
@@ -74,24 +79,71 @@ int check_on_interface(const address& ip, int ifindex) {
     return rc;
 }
 
+// The protocol of the last socket that passed: most programs connect one kind, so
+// socket_protocol asks that kind's question first.
+std::atomic<int> g_last_protocol{IPPROTO_TCP};
+
+// IPPROTO_TCP or IPPROTO_UDP, or the errno for any other socket. One getsockopt proves a TCP
+// socket: TCP_IS_MPTCP is 0 on TCP over IPv4 or IPv6 and nowhere else (1 on MPTCP; refused on
+// UDP, raw, unix and other sockets, and by kernels before 6.5). `tcp_proven` says it did. When
+// the last call was UDP, SO_PROTOCOL is asked instead, which a raw socket of IPPROTO_TCP or
+// IPPROTO_UDP passes too: check_socket then tells it apart.
+int socket_protocol(int fd, int& protocol, bool& tcp_proven) {
+    int last = g_last_protocol.load(std::memory_order_relaxed);
+    tcp_proven = false;
+    if (last == IPPROTO_TCP) {
+        int mptcp;
+        int e = sys::getsockopt_int(fd, IPPROTO_TCP, TCP_IS_MPTCP, mptcp);
+        if (e == EBADF || e == ENOTSOCK) return e;
+        tcp_proven = e == 0 && mptcp == 0;
+    }
+    if (tcp_proven) {
+        protocol = IPPROTO_TCP;
+    } else if (int e = sys::getsockopt_int(fd, SOL_SOCKET, SO_PROTOCOL, protocol)) {
+        return e;
+    }
+    if (protocol == IPPROTO_TCP || protocol == IPPROTO_UDP) {
+        if (protocol != last) g_last_protocol.store(protocol, std::memory_order_relaxed);
+        return 0;
+    }
+    sockaddr_storage self;
+    socklen_t len = sizeof self;
+    if (int e = sys::getsockname(fd, reinterpret_cast<sockaddr*>(&self), len)) return e;
+    return self.ss_family == AF_INET || self.ss_family == AF_INET6 ? EPROTOTYPE : EAFNOSUPPORT;
+}
+
 }  // namespace
+
+// What the socket itself says: it must be an IPv4 or IPv6 socket of `r.family`, neither bound
+// nor connected (connectx does the binding). A TCP socket bound to an address alone
+// (IP_BIND_ADDRESS_NO_PORT) passes: the kernel lets a later bind replace that address, and the
+// bind-no-port path, which asks here only after its bind failed, could not refuse it anyway.
+int check_socket(const request& r) noexcept {
+    sockaddr_storage self;
+    socklen_t self_len = sizeof self;
+    if (int e = sys::getsockname(r.fd, reinterpret_cast<sockaddr*>(&self), self_len)) return e;
+    if (self.ss_family != r.family) return EAFNOSUPPORT;
+    auto bound = address::from_sockaddr(reinterpret_cast<sockaddr*>(&self), self_len);
+    if (bound && (bound->port() != 0 || (!bound->is_wildcard() && r.protocol != IPPROTO_TCP))) {
+        // A raw socket of IPPROTO_TCP or IPPROTO_UDP gets here: its "port" is its protocol.
+        int type;
+        if (sys::getsockopt_int(r.fd, SOL_SOCKET, SO_TYPE, type) == 0 && type == SOCK_RAW)
+            return EPROTOTYPE;
+        sockaddr_storage peer;
+        socklen_t peer_len = sizeof peer;
+        if (sys::getpeername(r.fd, reinterpret_cast<sockaddr*>(&peer), peer_len) == 0)
+            return EISCONN;
+        return EINVAL;
+    }
+    return 0;
+}
 
 int validate(int fd, const sockaddr* src, socklen_t src_len, const sockaddr* dst,
              socklen_t dst_len, const connectx_opts* opts, request& out) noexcept {
-    // The socket: getsockname gives EBADF/ENOTSOCK, the family, and whether it is bound.
-    sockaddr_storage self;
-    socklen_t self_len = sizeof self;
-    if (int e = sys::getsockname(fd, reinterpret_cast<sockaddr*>(&self), self_len)) return e;
-    int family = self.ss_family;
-    if (family != AF_INET && family != AF_INET6) return EAFNOSUPPORT;
-    int protocol;
-    if (int e = sys::getsockopt_int(fd, SOL_SOCKET, SO_PROTOCOL, protocol)) return e;
-    if (protocol != IPPROTO_TCP && protocol != IPPROTO_UDP) return EPROTOTYPE;
-
     out = request{};
     out.fd = fd;
-    out.family = family;
-    out.protocol = protocol;
+    bool tcp_proven;
+    if (int e = socket_protocol(fd, out.protocol, tcp_proven)) return e;
 
     if (opts) {
         if (!known_opts_size(opts->size)) return EINVAL;
@@ -105,25 +157,38 @@ int validate(int fd, const sockaddr* src, socklen_t src_len, const sockaddr* dst
         out.flags = opts->flags;
     }
 
+    // The addresses set the family the socket must have; check_socket holds the socket to it.
     if (!dst) return EINVAL;
-    if (int e = take_address(dst, dst_len, family, out.dst)) return e;
+    if (int e = take_address(dst, dst_len, out.dst)) return e;
+    out.family = out.dst.family();
     if (out.dst.port() == 0 || out.dst.is_wildcard()) return EINVAL;
-
     if (src && src_len != 0) {
-        if (int e = take_address(src, src_len, family, out.src)) return e;
+        if (int e = take_address(src, src_len, out.src)) return e;
+        if (out.src.family() != out.family) return EAFNOSUPPORT;
         out.src_ip_given = !out.src.is_wildcard();
     } else {
         out.src = address{};
-        out.src.sa()->sa_family = sa_family_t(family);
+        out.src.sa()->sa_family = sa_family_t(out.family);
     }
+    if (out.src.port() != 0) out.port_lo = out.port_hi = 0;  // an explicit port wins
 
-    if (family == AF_INET6) {
+    // TCP with a source IP and nothing else is the common call, and a system call less counts
+    // there (README, "Benchmark"). Its bind has the kernel check the socket: a wrong family, a
+    // bound port, a listener or a connection fail it, and tcp_connect then asks check_socket
+    // for the errno. Every other call asks now, before any side effect.
+    out.socket_checked = !(tcp_proven && out.src_ip_given && out.src.port() == 0 &&
+                           !out.has_range() && out.ifindex == 0);
+    if (out.socket_checked)
+        if (int e = check_socket(out)) return e;
+
+    if (out.family == AF_INET6) {
         bool mapped = out.dst.is_v4_mapped();
         if (out.src_ip_given && out.src.is_v4_mapped() != mapped) return EAFNOSUPPORT;
         if (mapped) {
             int v6only;
-            if (int e = sys::getsockopt_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, v6only)) return e;
-            if (v6only) return EAFNOSUPPORT;
+            // Refused (ENOPROTOOPT, EOPNOTSUPP) only when the socket is not IPv6 after all.
+            if (sys::getsockopt_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, v6only) != 0 || v6only)
+                return EAFNOSUPPORT;
         }
         auto* d6 = reinterpret_cast<sockaddr_in6*>(out.dst.sa());
         auto* s6 = reinterpret_cast<sockaddr_in6*>(out.src.sa());
@@ -139,19 +204,9 @@ int validate(int fd, const sockaddr* src, socklen_t src_len, const sockaddr* dst
         if (scope && out.ifindex && uint32_t(out.ifindex) != scope) return EINVAL;
     }
 
-    // The socket must be fresh: connectx does the binding.
-    auto bound = address::from_sockaddr(reinterpret_cast<sockaddr*>(&self), self_len);
-    if (bound && (bound->port() != 0 || !bound->is_wildcard())) {
-        sockaddr_storage peer;
-        socklen_t peer_len = sizeof peer;
-        if (sys::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), peer_len) == 0) return EISCONN;
-        return EINVAL;
-    }
-
     if (out.ifindex) {
         if (int e = check_on_interface(out.src, out.ifindex)) return e;
     }
-    if (out.src.port() != 0) out.port_lo = out.port_hi = 0;  // an explicit port wins
     return 0;
 }
 

@@ -142,6 +142,111 @@ TEST_P(BadInput, EveryCaseHasItsErrnoAndLeavesTheSocketAlone) {
 INSTANTIATE_TEST_SUITE_P(TcpAndUdp, BadInput, ::testing::Values(SOCK_STREAM, SOCK_DGRAM),
                          [](const auto& p) { return p.param == SOCK_STREAM ? "Tcp" : "Udp"; });
 
+// TCP with a source IP and no port makes one query before its first side effect, not two: the
+// bind finds a socket of the wrong family or state, and the call then says which. The socket
+// must still end as it was, IP_BIND_ADDRESS_NO_PORT off again.
+TEST(BadInputNetns, TcpWithSourceIpRefusesTheWrongSocketAndLeavesItAsItWas) {
+    CXTEST_REQUIRE_NETNS();
+    cxtest::run_in_netns([] {
+        auto dst4 = v4("127.0.1.1:8080");
+        auto src4 = v4("127.0.0.1");
+        auto dst6 = v4("[2001:db8::1:1]:8080");
+        auto src6 = v4("2001:db8::1");
+        auto expect_no_bind_option_left = [](int fd) {
+            int v = -1;
+            socklen_t len = sizeof v;
+            ASSERT_EQ(getsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &v, &len), 0);
+            EXPECT_EQ(v, 0);
+        };
+        auto refused = [&](int fd, const cx::address& src, const cx::address& dst) {
+            return errno_of({fd, src.sa(), src.size(), dst.sa(), dst.size()});
+        };
+        auto local_of = [](int fd, bool with_port) {
+            sockaddr_storage ss{};
+            socklen_t len = sizeof ss;
+            EXPECT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len), 0);
+            return cx::address::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len)
+                ->to_string(with_port);
+        };
+
+        int s4 = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int s6 = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        EXPECT_EQ(refused(s6, src4, dst4), EAFNOSUPPORT);
+        EXPECT_EQ(refused(s4, src6, dst6), EAFNOSUPPORT);
+        auto mapped_src = v4("::ffff:127.0.0.1");
+        auto mapped_dst = v4("[::ffff:127.0.1.1]:8080");
+        EXPECT_EQ(refused(s4, mapped_src, mapped_dst), EAFNOSUPPORT);
+        for (int fd : {s4, s6}) {
+            expect_untouched(fd);
+            expect_no_bind_option_left(fd);
+        }
+
+        // Bound to a port: refused, still bound there.
+        auto some = v4("127.0.0.2:40001");
+        ASSERT_EQ(::bind(s4, some.sa(), some.size()), 0);
+        EXPECT_EQ(refused(s4, src4, dst4), EINVAL);
+        expect_no_bind_option_left(s4);
+        EXPECT_EQ(local_of(s4, true), "127.0.0.2:40001");
+        close(s4);
+        close(s6);
+
+        int l = cxtest::tcp_listener(dst4);
+        EXPECT_EQ(refused(l, src4, dst4), EINVAL) << "a listener";
+        int c = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ASSERT_EQ(::connect(c, dst4.sa(), dst4.size()), 0);
+        EXPECT_EQ(refused(c, src4, dst4), EISCONN);
+        close(c);
+
+        // Raw sockets of the TCP and UDP protocols are not TCP or UDP sockets.
+        for (int proto : {IPPROTO_TCP, IPPROTO_UDP}) {
+            int raw = ::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, proto);
+            ASSERT_GE(raw, 0) << strerror(errno);
+            EXPECT_EQ(refused(raw, src4, dst4), EPROTOTYPE) << proto;
+            EXPECT_EQ(errno_of({raw, nullptr, 0, dst4.sa(), dst4.size()}), EPROTOTYPE) << proto;
+            close(raw);
+        }
+        // MPTCP answers IPPROTO_TCP's options too, but is not TCP (where the kernel has it).
+        int m = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 262 /* IPPROTO_MPTCP */);
+        if (m >= 0) {
+            EXPECT_EQ(refused(m, src4, dst4), EPROTOTYPE);
+            close(m);
+        }
+
+        // Bound to an address alone (IP_BIND_ADDRESS_NO_PORT, port 0): a TCP socket passes,
+        // whatever kind of socket the call before had. The kernel lets a second bind replace
+        // the address, and so does a source given here; without one, connect() keeps it. A UDP
+        // socket is refused.
+        auto bound_to_address = [](int type, const char* ip) {
+            int fd = ::socket(AF_INET, type | SOCK_CLOEXEC, 0);
+            int one = 1;
+            setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+            auto at = v4(ip);
+            EXPECT_EQ(::bind(fd, at.sa(), at.size()), 0);
+            return fd;
+        };
+        for (int before : {SOCK_STREAM, SOCK_DGRAM}) {
+            int prev = ::socket(AF_INET, before | SOCK_CLOEXEC, 0);
+            auto port0 = v4("127.0.1.1:0");
+            EXPECT_EQ(errno_of({prev, nullptr, 0, port0.sa(), port0.size()}), EINVAL);
+            close(prev);
+
+            int a = bound_to_address(SOCK_STREAM, "127.0.0.3");
+            EXPECT_EQ(refused(a, src4, dst4), 0) << before;
+            EXPECT_EQ(local_of(a, false), "127.0.0.1");
+            close(a);
+            a = bound_to_address(SOCK_STREAM, "127.0.0.3");
+            EXPECT_EQ(errno_of({a, nullptr, 0, dst4.sa(), dst4.size()}), 0) << before;
+            EXPECT_EQ(local_of(a, false), "127.0.0.3");
+            close(a);
+        }
+        int u = bound_to_address(SOCK_DGRAM, "127.0.0.3");
+        EXPECT_EQ(refused(u, src4, dst4), EINVAL);
+        EXPECT_EQ(errno_of({u, nullptr, 0, dst4.sa(), dst4.size()}), EINVAL);
+        close(u);
+        close(l);
+    });
+}
+
 TEST(BadInputNetns, ConnectedSocketGetsEisconn) {
     CXTEST_REQUIRE_NETNS();
     cxtest::run_in_netns([] {
