@@ -79,25 +79,28 @@ int check_on_interface(const address& ip, int ifindex) {
     return rc;
 }
 
-// The protocol of the last socket that passed: most programs connect one kind, so
-// socket_protocol asks that kind's question first.
+// What earlier calls taught, so that a call asks the fewest questions: the protocol of the last
+// socket that passed (most programs connect one kind; its question goes first), and whether the
+// kernel refused TCP_IS_MPTCP on a TCP socket (before 6.5; SO_PROTOCOL is then asked always).
 std::atomic<int> g_last_protocol{IPPROTO_TCP};
+std::atomic<bool> g_no_tcp_probe{false};
+
+enum class tcp_probe { not_asked, proven, refused };
 
 // IPPROTO_TCP or IPPROTO_UDP, or the errno for any other socket. One getsockopt proves a TCP
 // socket: TCP_IS_MPTCP is 0 on TCP over IPv4 or IPv6 and nowhere else (1 on MPTCP; refused on
-// UDP, raw, unix and other sockets, and by kernels before 6.5). `tcp_proven` says it did. When
-// the last call was UDP, SO_PROTOCOL is asked instead, which a raw socket of IPPROTO_TCP or
-// IPPROTO_UDP passes too: check_socket then tells it apart.
-int socket_protocol(int fd, int& protocol, bool& tcp_proven) {
+// UDP, raw, unix and other sockets, and by kernels before 6.5). Otherwise SO_PROTOCOL answers,
+// which a raw socket of IPPROTO_TCP or IPPROTO_UDP passes too: check_socket tells it apart.
+int socket_protocol(int fd, int& protocol, tcp_probe& probe) {
     int last = g_last_protocol.load(std::memory_order_relaxed);
-    tcp_proven = false;
-    if (last == IPPROTO_TCP) {
+    probe = tcp_probe::not_asked;
+    if (last == IPPROTO_TCP && !g_no_tcp_probe.load(std::memory_order_relaxed)) {
         int mptcp;
         int e = sys::getsockopt_int(fd, IPPROTO_TCP, TCP_IS_MPTCP, mptcp);
         if (e == EBADF || e == ENOTSOCK) return e;
-        tcp_proven = e == 0 && mptcp == 0;
+        probe = e == 0 && mptcp == 0 ? tcp_probe::proven : tcp_probe::refused;
     }
-    if (tcp_proven) {
+    if (probe == tcp_probe::proven) {
         protocol = IPPROTO_TCP;
     } else if (int e = sys::getsockopt_int(fd, SOL_SOCKET, SO_PROTOCOL, protocol)) {
         return e;
@@ -142,8 +145,8 @@ int validate(int fd, const sockaddr* src, socklen_t src_len, const sockaddr* dst
              socklen_t dst_len, const connectx_opts* opts, request& out) noexcept {
     out = request{};
     out.fd = fd;
-    bool tcp_proven;
-    if (int e = socket_protocol(fd, out.protocol, tcp_proven)) return e;
+    tcp_probe probe;
+    if (int e = socket_protocol(fd, out.protocol, probe)) return e;
 
     if (opts) {
         if (!known_opts_size(opts->size)) return EINVAL;
@@ -176,10 +179,14 @@ int validate(int fd, const sockaddr* src, socklen_t src_len, const sockaddr* dst
     // there (README, "Benchmark"). Its bind has the kernel check the socket: a wrong family, a
     // bound port, a listener or a connection fail it, and tcp_connect then asks check_socket
     // for the errno. Every other call asks now, before any side effect.
-    out.socket_checked = !(tcp_proven && out.src_ip_given && out.src.port() == 0 &&
-                           !out.has_range() && out.ifindex == 0);
-    if (out.socket_checked)
+    out.socket_checked = !(probe == tcp_probe::proven && out.src_ip_given &&
+                           out.src.port() == 0 && !out.has_range() && out.ifindex == 0);
+    if (out.socket_checked) {
         if (int e = check_socket(out)) return e;
+        // A TCP socket, not raw, refused TCP_IS_MPTCP: the kernel does not have it.
+        if (probe == tcp_probe::refused && out.protocol == IPPROTO_TCP)
+            g_no_tcp_probe.store(true, std::memory_order_relaxed);
+    }
 
     if (out.family == AF_INET6) {
         bool mapped = out.dst.is_v4_mapped();

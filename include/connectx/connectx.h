@@ -86,10 +86,12 @@ struct connectx_opts {
  * closes the socket (it is never left holding a port lock, nor associated). A non-blocking TCP
  * socket returns -1/EINPROGRESS as connect(2) does: the connection completes in the background.
  *
- * Errors, checked before any side effect (the socket is left untouched):
+ * Errors that leave the socket as it was, checked before any side effect; but for TCP with a
+ * source IP and no port, range or interface, the kernel's bind finds a socket of the wrong family
+ * or a bound, listening or connected one (IP_BIND_ADDRESS_NO_PORT is then set back to 0):
  *   EBADF         fd is not an open file descriptor.
  *   ENOTSOCK      fd is not a socket.
- *   EPROTOTYPE    the socket is neither SOCK_STREAM nor SOCK_DGRAM (or not TCP/UDP).
+ *   EPROTOTYPE    the socket is neither TCP nor UDP (raw, MPTCP, SCTP, ...).
  *   EAFNOSUPPORT  the socket is neither AF_INET nor AF_INET6; or src/dst family does not fit the
  *                 socket (AF_INET on an IPv6 socket is refused: pass an IPv4-mapped address; an
  *                 IPv4-mapped address on an IPV6_V6ONLY socket is refused).
@@ -100,7 +102,9 @@ struct connectx_opts {
  *   EINVAL        UDP: the socket has SO_REUSEPORT set (the lock cannot exclude sockets of
  *                 the same user in its group, so the 4-tuple could not be kept unique).
  *   EISCONN       the socket is already connected.
- *   EINVAL        the socket is already bound (connectx does the binding).
+ *   EINVAL        the socket is already bound (connectx does the binding). A TCP socket bound
+ *                 to an address alone (IP_BIND_ADDRESS_NO_PORT, port 0) passes: a source IP
+ *                 replaces that address as a second bind(2) would; without one connect() keeps it.
  *   ENODEV        opts->ifindex names no interface.
  *   EADDRNOTAVAIL the source address is not local, or not on opts->ifindex.
  * Errors from the kernel:

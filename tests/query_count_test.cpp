@@ -1,0 +1,153 @@
+// query_count_test.cpp - which system calls connectx() makes on the socket, in order. Their count
+// is the cost on the hot path (README, "Benchmark"), and a change that adds one should fail here,
+// not only in a benchmark nobody reruns. This binary defines the socket calls the library makes;
+// the library's calls land here, are written down for the watched socket, and go on to the
+// kernel with syscall(2).
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "support/netns.hpp"
+
+namespace {
+
+int g_watched = -1;
+std::vector<std::string> g_calls;
+
+void note(int fd, std::string what) {
+    if (fd == g_watched) g_calls.push_back(std::move(what));
+}
+
+std::string opt(const char* call, int level, int name) {
+    return std::string(call) + "(" + std::to_string(level) + "," + std::to_string(name) + ")";
+}
+
+}  // namespace
+
+extern "C" {
+int getsockopt(int fd, int level, int name, void* value, socklen_t* len) {
+    note(fd, opt("getsockopt", level, name));
+    return int(syscall(SYS_getsockopt, fd, level, name, value, len));
+}
+int setsockopt(int fd, int level, int name, const void* value, socklen_t len) {
+    note(fd, opt("setsockopt", level, name));
+    return int(syscall(SYS_setsockopt, fd, level, name, value, len));
+}
+int getsockname(int fd, sockaddr* sa, socklen_t* len) {
+    note(fd, "getsockname");
+    return int(syscall(SYS_getsockname, fd, sa, len));
+}
+int bind(int fd, const sockaddr* sa, socklen_t len) {
+    note(fd, "bind");
+    return int(syscall(SYS_bind, fd, sa, len));
+}
+int connect(int fd, const sockaddr* sa, socklen_t len) {
+    note(fd, "connect");
+    return int(syscall(SYS_connect, fd, sa, len));
+}
+}
+
+namespace {
+
+using cxtest::v4;
+using calls = std::vector<std::string>;
+
+const std::string kTcpProbe = opt("getsockopt", IPPROTO_TCP, 43);  // TCP_IS_MPTCP
+const std::string kProtocol = opt("getsockopt", SOL_SOCKET, SO_PROTOCOL);
+const std::string kNoPort = opt("setsockopt", IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT);
+
+// connectx() on a fresh socket of `type`; the calls it made on it.
+calls calls_of(int type, const cx::address* src, const cx::address& dst) {
+    int fd = ::socket(dst.family(), type | SOCK_CLOEXEC, 0);
+    EXPECT_GE(fd, 0);
+    g_calls.clear();
+    g_watched = fd;
+    int rc = connectx(fd, src ? src->sa() : nullptr, src ? src->size() : 0, dst.sa(), dst.size(),
+                      nullptr);
+    EXPECT_EQ(rc, 0) << strerror(errno);
+    g_watched = -1;
+    ::close(fd);
+    return g_calls;
+}
+
+// Does the running kernel answer TCP_IS_MPTCP (6.5+)?
+bool kernel_has_tcp_probe() {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int v;
+    socklen_t len = sizeof v;
+    bool has = ::getsockopt(fd, IPPROTO_TCP, 43, &v, &len) == 0;
+    ::close(fd);
+    return has;
+}
+
+TEST(QueryCountNetns, TcpWithSourceIpAsksOneQuestionBeforeBinding) {
+    CXTEST_REQUIRE_NETNS();
+    cxtest::run_in_netns([] {
+        auto dst = v4("127.0.1.1:8080");
+        auto src = v4("127.0.0.1");
+        int l = cxtest::tcp_listener(dst);
+        const bool probe = kernel_has_tcp_probe();
+        std::printf("this kernel %s TCP_IS_MPTCP\n", probe ? "answers" : "refuses");
+        if (probe) {
+            for (int i = 0; i < 3; ++i)
+                EXPECT_EQ(calls_of(SOCK_STREAM, &src, dst),
+                          (calls{kTcpProbe, kNoPort, "bind", "connect"}));
+        } else {
+            // The first call learns that the kernel lacks the probe; later ones do not ask it.
+            EXPECT_EQ(calls_of(SOCK_STREAM, &src, dst),
+                      (calls{kTcpProbe, kProtocol, "getsockname", kNoPort, "bind", "connect"}));
+            EXPECT_EQ(calls_of(SOCK_STREAM, &src, dst),
+                      (calls{kProtocol, "getsockname", kNoPort, "bind", "connect"}));
+        }
+        ::close(l);
+    });
+}
+
+TEST(QueryCountNetns, TcpWithoutSourceChecksTheSocketToo) {
+    CXTEST_REQUIRE_NETNS();
+    cxtest::run_in_netns([] {
+        auto dst = v4("127.0.1.1:8080");
+        int l = cxtest::tcp_listener(dst);
+        calls want = kernel_has_tcp_probe() ? calls{kTcpProbe, "getsockname", "connect"}
+                                            : calls{kProtocol, "getsockname", "connect"};
+        calls_of(SOCK_STREAM, nullptr, dst);
+        EXPECT_EQ(calls_of(SOCK_STREAM, nullptr, dst), want);
+        ::close(l);
+    });
+}
+
+// After a UDP call the next one asks SO_PROTOCOL first, as before TCP's probe existed; a switch
+// back to TCP costs one call the old two questions, and then TCP asks one again.
+TEST(QueryCountNetns, EachKindAsksItsOwnQuestionFirst) {
+    CXTEST_REQUIRE_NETNS();
+    cxtest::run_in_netns([] {
+        auto dst = v4("127.0.1.1:8080");
+        auto src = v4("127.0.0.1");
+        int l = cxtest::tcp_listener(dst);
+        const bool probe = kernel_has_tcp_probe();
+
+        calls first_udp = calls_of(SOCK_DGRAM, &src, dst);
+        ASSERT_GE(first_udp.size(), 3u);
+        EXPECT_EQ(first_udp[0], kTcpProbe) << "TCP's question first, in a new process";
+        for (int i = 0; i < 2; ++i) {
+            calls udp = calls_of(SOCK_DGRAM, &src, dst);
+            ASSERT_GE(udp.size(), 2u);
+            EXPECT_EQ(calls(udp.begin(), udp.begin() + 2), (calls{kProtocol, "getsockname"}));
+        }
+        EXPECT_EQ(calls_of(SOCK_STREAM, &src, dst),
+                  (calls{kProtocol, "getsockname", kNoPort, "bind", "connect"}));
+        if (probe) {
+            EXPECT_EQ(calls_of(SOCK_STREAM, &src, dst),
+                      (calls{kTcpProbe, kNoPort, "bind", "connect"}));
+        }
+        ::close(l);
+    });
+}
+
+}  // namespace
