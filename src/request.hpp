@@ -23,10 +23,10 @@ struct request {
     int fd = -1;
     int family = 0;    // the addresses': AF_INET or AF_INET6, the socket's once checked
     int protocol = 0;  // IPPROTO_TCP or IPPROTO_UDP
-    // Source: family is the socket's; wildcard IP and/or port 0 when the caller left them open.
+    // Source: family is `family`; wildcard IP and/or port 0 when the caller left them open.
     // A link-local source carries the scope of the destination when the caller gave none.
     address src;
-    address dst;      // in the socket's family (IPv4-mapped on a dual-stack socket)
+    address dst;      // its family is `family` (IPv4-mapped on a dual-stack socket)
     bool src_ip_given = false;  // src IP is not the wildcard
     uint16_t port_lo = 0;       // per-call source port range, 0/0 = none (only when src port 0)
     uint16_t port_hi = 0;
@@ -46,8 +46,8 @@ struct request {
 int validate(int fd, const sockaddr* src, socklen_t src_len, const sockaddr* dst,
              socklen_t dst_len, const connectx_opts* opts, request& out) noexcept;
 
-// The socket's own state: EAFNOSUPPORT if its family is not `r.family`, EISCONN if connected,
-// EINVAL if bound; 0 if it is fresh.
+// The socket's own state: EAFNOSUPPORT if its family is not `r.family`, EPROTOTYPE if it is raw,
+// EISCONN if connected, EINVAL if bound; 0 if it is fresh.
 int check_socket(const request& r) noexcept;
 
 // The paths. Each returns 0 or an errno, fills `res` (technique, lookups, attempts; a path may

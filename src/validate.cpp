@@ -4,6 +4,7 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <atomic>
 #include <cerrno>
@@ -80,25 +81,30 @@ int check_on_interface(const address& ip, int ifindex) {
 }
 
 // What earlier calls taught, so that a call asks the fewest questions: the protocol of the last
-// socket that passed (most programs connect one kind; its question goes first), and whether the
-// kernel refused TCP_IS_MPTCP on a TCP socket (before 6.5; SO_PROTOCOL is then asked always).
+// socket that passed (most programs connect one kind; its question goes first), and the option
+// that proves a TCP socket with one getsockopt on this kernel (0: none does):
+//   TCP_IS_MPTCP (6.5+)  0 on TCP, 1 on MPTCP, refused by every other socket;
+//   TCP_SYNCNT           where TCP_IS_MPTCP is unknown: TCP answers it, MPTCP does not (6.18
+//                        does not either), nor do UDP, raw or unix sockets.
+// A kernel that refuses the option on a TCP socket moves the choice down the list.
 std::atomic<int> g_last_protocol{IPPROTO_TCP};
-std::atomic<bool> g_no_tcp_probe{false};
+std::atomic<int> g_tcp_probe{TCP_IS_MPTCP};
 
 enum class tcp_probe { not_asked, proven, refused };
 
-// IPPROTO_TCP or IPPROTO_UDP, or the errno for any other socket. One getsockopt proves a TCP
-// socket: TCP_IS_MPTCP is 0 on TCP over IPv4 or IPv6 and nowhere else (1 on MPTCP; refused on
-// UDP, raw, unix and other sockets, and by kernels before 6.5). Otherwise SO_PROTOCOL answers,
-// which a raw socket of IPPROTO_TCP or IPPROTO_UDP passes too: check_socket tells it apart.
-int socket_protocol(int fd, int& protocol, tcp_probe& probe) {
+// IPPROTO_TCP or IPPROTO_UDP, or the errno for any other socket: g_tcp_probe's option first
+// when the last call was TCP, else (or when it is refused) SO_PROTOCOL, which a raw socket of
+// IPPROTO_TCP or IPPROTO_UDP passes too; check_socket tells those apart. `option`: the one asked.
+int socket_protocol(int fd, int& protocol, tcp_probe& probe, int& option) {
     int last = g_last_protocol.load(std::memory_order_relaxed);
+    option = g_tcp_probe.load(std::memory_order_relaxed);
     probe = tcp_probe::not_asked;
-    if (last == IPPROTO_TCP && !g_no_tcp_probe.load(std::memory_order_relaxed)) {
-        int mptcp;
-        int e = sys::getsockopt_int(fd, IPPROTO_TCP, TCP_IS_MPTCP, mptcp);
+    if (last == IPPROTO_TCP && option != 0) {
+        int v;
+        int e = sys::getsockopt_int(fd, IPPROTO_TCP, option, v);
         if (e == EBADF || e == ENOTSOCK) return e;
-        probe = e == 0 && mptcp == 0 ? tcp_probe::proven : tcp_probe::refused;
+        bool tcp = e == 0 && (option != TCP_IS_MPTCP || v == 0);
+        probe = tcp ? tcp_probe::proven : tcp_probe::refused;
     }
     if (probe == tcp_probe::proven) {
         protocol = IPPROTO_TCP;
@@ -146,7 +152,8 @@ int validate(int fd, const sockaddr* src, socklen_t src_len, const sockaddr* dst
     out = request{};
     out.fd = fd;
     tcp_probe probe;
-    if (int e = socket_protocol(fd, out.protocol, probe)) return e;
+    int probe_option;
+    if (int e = socket_protocol(fd, out.protocol, probe, probe_option)) return e;
 
     if (opts) {
         if (!known_opts_size(opts->size)) return EINVAL;
@@ -183,9 +190,11 @@ int validate(int fd, const sockaddr* src, socklen_t src_len, const sockaddr* dst
                            out.src.port() == 0 && !out.has_range() && out.ifindex == 0);
     if (out.socket_checked) {
         if (int e = check_socket(out)) return e;
-        // A TCP socket, not raw, refused TCP_IS_MPTCP: the kernel does not have it.
+        // A TCP socket, not raw, refused the option: this kernel does not have it.
         if (probe == tcp_probe::refused && out.protocol == IPPROTO_TCP)
-            g_no_tcp_probe.store(true, std::memory_order_relaxed);
+            g_tcp_probe.compare_exchange_strong(
+                probe_option, probe_option == TCP_IS_MPTCP ? TCP_SYNCNT : 0,
+                std::memory_order_relaxed);
     }
 
     if (out.family == AF_INET6) {

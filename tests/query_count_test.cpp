@@ -58,7 +58,8 @@ namespace {
 using cxtest::v4;
 using calls = std::vector<std::string>;
 
-const std::string kTcpProbe = opt("getsockopt", IPPROTO_TCP, 43);  // TCP_IS_MPTCP
+const std::string kIsMptcp = opt("getsockopt", IPPROTO_TCP, 43);  // TCP_IS_MPTCP
+const std::string kSyncnt = opt("getsockopt", IPPROTO_TCP, 7);     // TCP_SYNCNT
 const std::string kProtocol = opt("getsockopt", SOL_SOCKET, SO_PROTOCOL);
 const std::string kNoPort = opt("setsockopt", IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT);
 
@@ -77,7 +78,7 @@ calls calls_of(int type, const cx::address* src, const cx::address& dst) {
 }
 
 // Does the running kernel answer TCP_IS_MPTCP (6.5+)?
-bool kernel_has_tcp_probe() {
+bool kernel_answers_is_mptcp() {
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int v;
     socklen_t len = sizeof v;
@@ -92,18 +93,25 @@ TEST(QueryCountNetns, TcpWithSourceIpAsksOneQuestionBeforeBinding) {
         auto dst = v4("127.0.1.1:8080");
         auto src = v4("127.0.0.1");
         int l = cxtest::tcp_listener(dst);
-        const bool probe = kernel_has_tcp_probe();
-        std::printf("this kernel %s TCP_IS_MPTCP\n", probe ? "answers" : "refuses");
-        if (probe) {
-            for (int i = 0; i < 3; ++i)
-                EXPECT_EQ(calls_of(SOCK_STREAM, &src, dst),
-                          (calls{kTcpProbe, kNoPort, "bind", "connect"}));
+        const bool is_mptcp = kernel_answers_is_mptcp();
+        std::printf("this kernel %s TCP_IS_MPTCP\n", is_mptcp ? "answers" : "refuses");
+        const calls one_question{is_mptcp ? kIsMptcp : kSyncnt, kNoPort, "bind", "connect"};
+        if (!is_mptcp) {
+            // The first call learns that the kernel lacks TCP_IS_MPTCP, and asks TCP_SYNCNT
+            // from then on.
+            EXPECT_EQ(calls_of(SOCK_STREAM, &src, dst),
+                      (calls{kIsMptcp, kProtocol, "getsockname", kNoPort, "bind", "connect"}));
+        }
+        for (int i = 0; i < 3; ++i) EXPECT_EQ(calls_of(SOCK_STREAM, &src, dst), one_question);
+
+        // MPTCP answers TCP_SYNCNT on no kernel, and TCP_IS_MPTCP with 1: it is not TCP.
+        int m = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 262 /* IPPROTO_MPTCP */);
+        if (m >= 0) {
+            EXPECT_EQ(connectx(m, src.sa(), src.size(), dst.sa(), dst.size(), nullptr), -1);
+            EXPECT_EQ(errno, EPROTOTYPE);
+            ::close(m);
         } else {
-            // The first call learns that the kernel lacks the probe; later ones do not ask it.
-            EXPECT_EQ(calls_of(SOCK_STREAM, &src, dst),
-                      (calls{kTcpProbe, kProtocol, "getsockname", kNoPort, "bind", "connect"}));
-            EXPECT_EQ(calls_of(SOCK_STREAM, &src, dst),
-                      (calls{kProtocol, "getsockname", kNoPort, "bind", "connect"}));
+            std::printf("no MPTCP here: %s\n", strerror(errno));
         }
         ::close(l);
     });
@@ -114,27 +122,26 @@ TEST(QueryCountNetns, TcpWithoutSourceChecksTheSocketToo) {
     cxtest::run_in_netns([] {
         auto dst = v4("127.0.1.1:8080");
         int l = cxtest::tcp_listener(dst);
-        calls want = kernel_has_tcp_probe() ? calls{kTcpProbe, "getsockname", "connect"}
-                                            : calls{kProtocol, "getsockname", "connect"};
-        calls_of(SOCK_STREAM, nullptr, dst);
+        calls_of(SOCK_STREAM, nullptr, dst);  // on kernels before 6.5, learns TCP_SYNCNT
+        calls want{kernel_answers_is_mptcp() ? kIsMptcp : kSyncnt, "getsockname", "connect"};
         EXPECT_EQ(calls_of(SOCK_STREAM, nullptr, dst), want);
         ::close(l);
     });
 }
 
-// After a UDP call the next one asks SO_PROTOCOL first, as before TCP's probe existed; a switch
-// back to TCP costs one call the old two questions, and then TCP asks one again.
+// After a UDP call the next one asks SO_PROTOCOL first; a switch back to TCP costs one call the
+// two questions, and then TCP asks one again.
 TEST(QueryCountNetns, EachKindAsksItsOwnQuestionFirst) {
     CXTEST_REQUIRE_NETNS();
     cxtest::run_in_netns([] {
         auto dst = v4("127.0.1.1:8080");
         auto src = v4("127.0.0.1");
         int l = cxtest::tcp_listener(dst);
-        const bool probe = kernel_has_tcp_probe();
+        const bool is_mptcp = kernel_answers_is_mptcp();
 
         calls first_udp = calls_of(SOCK_DGRAM, &src, dst);
         ASSERT_GE(first_udp.size(), 3u);
-        EXPECT_EQ(first_udp[0], kTcpProbe) << "TCP's question first, in a new process";
+        EXPECT_EQ(first_udp[0], kIsMptcp) << "TCP's question first, in a new process";
         for (int i = 0; i < 2; ++i) {
             calls udp = calls_of(SOCK_DGRAM, &src, dst);
             ASSERT_GE(udp.size(), 2u);
@@ -142,10 +149,12 @@ TEST(QueryCountNetns, EachKindAsksItsOwnQuestionFirst) {
         }
         EXPECT_EQ(calls_of(SOCK_STREAM, &src, dst),
                   (calls{kProtocol, "getsockname", kNoPort, "bind", "connect"}));
-        if (probe) {
+        if (!is_mptcp) {
             EXPECT_EQ(calls_of(SOCK_STREAM, &src, dst),
-                      (calls{kTcpProbe, kNoPort, "bind", "connect"}));
+                      (calls{kIsMptcp, kProtocol, "getsockname", kNoPort, "bind", "connect"}));
         }
+        EXPECT_EQ(calls_of(SOCK_STREAM, &src, dst),
+                  (calls{is_mptcp ? kIsMptcp : kSyncnt, kNoPort, "bind", "connect"}));
         ::close(l);
     });
 }
