@@ -8,19 +8,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <thread>
-#include <vector>
 
 #include <connectx/connectx.h>
 #include <connectx/connectx.hpp>
 
 #include "support/netns.hpp"
 #include "support/rtnl.hpp"
-#include "thread_clock.hpp"
+#include "paired_ratio.hpp"
 
 namespace {
 
@@ -100,48 +98,18 @@ void BM_TcpConnectxNoSource(benchmark::State& state) {
 }
 BENCHMARK(BM_TcpConnectxNoSource)->MinTime(2.0);
 
-// The ratio itself, paired: blocks of kBlock plain cycles and kBlock cycles of the other side
-// alternate A B B A, each block timed by this thread's CPU clock. Whatever drifts during the run
-// (frequency, the other core's load, caches) lands on both sides alike, which separate
-// benchmarks, minutes apart, cannot promise. The other side (the argument):
+// The ratio itself, paired (paired_ratio.hpp). The other side (the argument):
 //   0  connectx() with a source IP: the figure the goal is about
 //   1  the technique alone: IP_BIND_ADDRESS_NO_PORT + bind + connect, no validation
 //   2  plain connect() after validation's query (TCP_IS_MPTCP)
-// 1 and 2 show where connectx's cost is. Counters: CPU ns per cycle of each side, their ratio
-// over the whole run, and the median of the per-pair ratios.
+// 1 and 2 show where connectx's cost is.
 void BM_TcpPairedRatio(benchmark::State& state) {
-    constexpr int kBlock = 16;
     bool (*const other)(int) = state.range(0) == 0   ? connectx_cycle
                                : state.range(0) == 1 ? technique_cycle
                                                      : query_cycle;
-    // One block of `cycle`, timed into `sum`; false if a cycle failed.
-    auto timed = [](bool (*cycle)(int), uint64_t& sum) {
-        uint64_t t0 = thread_cpu_ns();
-        for (int i = 0; i < kBlock; ++i)
-            if (!one_connection(cycle)) return false;
-        sum += thread_cpu_ns() - t0;
-        return true;
-    };
-    uint64_t plain = 0, them = 0;
-    std::vector<double> pair_ratios;
-    for (auto _ : state) {
-        uint64_t p = 0, o = 0;
-        bool ok = timed(plain_cycle, p) && timed(other, o) && timed(other, o) &&
-                  timed(plain_cycle, p);
-        if (!ok) {
-            state.SkipWithError(strerror(errno));
-            return;
-        }
-        plain += p;
-        them += o;
-        pair_ratios.push_back(double(o) / double(p));
-    }
-    std::sort(pair_ratios.begin(), pair_ratios.end());
-    const double cycles = double(state.iterations()) * 2 * kBlock;
-    state.counters["plain_ns"] = double(plain) / cycles;
-    state.counters["other_ns"] = double(them) / cycles;
-    state.counters["ratio"] = double(them) / double(plain);
-    state.counters["ratio_median"] = pair_ratios[pair_ratios.size() / 2];
+    run_paired_ratio(
+        state, [] { return one_connection(plain_cycle); },
+        [other] { return one_connection(other); });
 }
 BENCHMARK(BM_TcpPairedRatio)->Arg(0)->Arg(1)->Arg(2)->MinTime(10.0);
 

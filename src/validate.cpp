@@ -56,12 +56,17 @@ int check_on_interface(const address& ip, int ifindex) {
         const uint8_t* mask = nullptr;
         size_t n;
         if (i->ifa_addr->sa_family == AF_INET) {
-            want = reinterpret_cast<const uint8_t*>(ip.sa()->sa_family == AF_INET
-                ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in*>(ip.sa())->sin_addr)
-                : static_cast<const void*>(reinterpret_cast<const sockaddr_in6*>(ip.sa())->sin6_addr.s6_addr + 12));
-            have = reinterpret_cast<const uint8_t*>(&reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr);
+            want = reinterpret_cast<const uint8_t*>(
+                ip.sa()->sa_family == AF_INET
+                    ? static_cast<const void*>(
+                          &reinterpret_cast<const sockaddr_in*>(ip.sa())->sin_addr)
+                    : static_cast<const void*>(
+                          reinterpret_cast<const sockaddr_in6*>(ip.sa())->sin6_addr.s6_addr + 12));
+            have = reinterpret_cast<const uint8_t*>(
+                &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr);
             if (i->ifa_netmask)
-                mask = reinterpret_cast<const uint8_t*>(&reinterpret_cast<sockaddr_in*>(i->ifa_netmask)->sin_addr);
+                mask = reinterpret_cast<const uint8_t*>(
+                    &reinterpret_cast<sockaddr_in*>(i->ifa_netmask)->sin_addr);
             n = 4;
         } else {
             want = reinterpret_cast<const sockaddr_in6*>(ip.sa())->sin6_addr.s6_addr;
@@ -147,8 +152,8 @@ int check_socket(const request& r) noexcept {
     return 0;
 }
 
-int validate(int fd, const sockaddr* src, socklen_t src_len, const sockaddr* dst,
-             socklen_t dst_len, const connectx_opts* opts, request& out) noexcept {
+int validate(int fd, const sockaddr* src, socklen_t src_len, const sockaddr* dst, socklen_t dst_len,
+             const connectx_opts* opts, request& out) noexcept {
     out = request{};
     out.fd = fd;
     tcp_probe probe;
@@ -186,15 +191,15 @@ int validate(int fd, const sockaddr* src, socklen_t src_len, const sockaddr* dst
     // there (README, "Benchmark"). Its bind has the kernel check the socket: a wrong family, a
     // bound port, a listener or a connection fail it, and tcp_connect then asks check_socket
     // for the errno. Every other call asks now, before any side effect.
-    out.socket_checked = !(probe == tcp_probe::proven && out.src_ip_given &&
-                           out.src.port() == 0 && !out.has_range() && out.ifindex == 0);
+    out.socket_checked = !(probe == tcp_probe::proven && out.src_ip_given && out.src.port() == 0 &&
+                           !out.has_range() && out.ifindex == 0);
     if (out.socket_checked) {
         if (int e = check_socket(out)) return e;
         // A TCP socket, not raw, refused the option: this kernel does not have it.
         if (probe == tcp_probe::refused && out.protocol == IPPROTO_TCP)
-            g_tcp_probe.compare_exchange_strong(
-                probe_option, probe_option == TCP_IS_MPTCP ? TCP_SYNCNT : 0,
-                std::memory_order_relaxed);
+            g_tcp_probe.compare_exchange_strong(probe_option,
+                                                probe_option == TCP_IS_MPTCP ? TCP_SYNCNT : 0,
+                                                std::memory_order_relaxed);
     }
 
     if (out.family == AF_INET6) {
