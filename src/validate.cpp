@@ -188,7 +188,7 @@ int validate(int fd, const sockaddr* src, socklen_t src_len, const sockaddr* dst
     if (out.src.port() != 0) out.port_lo = out.port_hi = 0;  // an explicit port wins
 
     // TCP with a source IP and nothing else is the common call, and a system call less counts
-    // there (README, "Benchmark"). Its bind has the kernel check the socket: a wrong family, a
+    // there (README, "Performance"). Its bind has the kernel check the socket: a wrong family, a
     // bound port, a listener or a connection fail it, and tcp_connect then asks check_socket
     // for the errno. Every other call asks now, before any side effect.
     out.socket_checked = !(probe == tcp_probe::proven && out.src_ip_given && out.src.port() == 0 &&

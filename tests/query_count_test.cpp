@@ -1,8 +1,8 @@
-// query_count_test.cpp - which system calls connectx() makes on the socket, in order. Their count
-// is the cost on the hot path (README, "Benchmark"), and a change that adds one should fail here,
-// not only in a benchmark nobody reruns. This binary defines the socket calls the library makes;
-// the library's calls land here, are written down for the watched socket, and go on to the
-// kernel with syscall(2).
+// query_count_test.cpp - which system calls connectx() makes on the socket, in order. Their
+// count is the cost on the hot path (README, "Performance"), and a change that adds one should
+// fail here, not only in a benchmark nobody reruns. This binary defines the socket calls the
+// library makes; the library's calls land here, are written down for the watched socket, and go
+// on to the kernel with syscall(2).
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -129,8 +129,8 @@ TEST(QueryCountNetns, TcpWithoutSourceChecksTheSocketToo) {
     });
 }
 
-// After a UDP call the next one asks SO_PROTOCOL first; a switch back to TCP costs one call the
-// two questions, and then TCP asks one again.
+// After a UDP call the next one asks UDP's two questions first. Back on TCP, the first call asks
+// those two as well, and the next ones TCP's one again.
 TEST(QueryCountNetns, EachKindAsksItsOwnQuestionFirst) {
     CXTEST_REQUIRE_NETNS();
     cxtest::run_in_netns([] {
