@@ -87,6 +87,13 @@ bool kernel_answers_is_mptcp() {
     return has;
 }
 
+// The calls of TCP with a source IP: `questions`, then the technique.
+calls with_source(calls questions) {
+    questions.insert(questions.end(), {kNoPort, "bind", "connect"});
+    return questions;
+}
+const calls kTwoQuestions{kProtocol, "getsockname"};
+
 TEST(QueryCountNetns, TcpWithSourceIpAsksOneQuestionBeforeBinding) {
     CXTEST_REQUIRE_NETNS();
     cxtest::run_in_netns([] {
@@ -95,14 +102,15 @@ TEST(QueryCountNetns, TcpWithSourceIpAsksOneQuestionBeforeBinding) {
         int l = cxtest::tcp_listener(dst);
         const bool is_mptcp = kernel_answers_is_mptcp();
         std::printf("this kernel %s TCP_IS_MPTCP\n", is_mptcp ? "answers" : "refuses");
-        const calls one_question{is_mptcp ? kIsMptcp : kSyncnt, kNoPort, "bind", "connect"};
         if (!is_mptcp) {
             // The first call learns that the kernel lacks TCP_IS_MPTCP, and asks TCP_SYNCNT
             // from then on.
             EXPECT_EQ(calls_of(SOCK_STREAM, &src, dst),
-                      (calls{kIsMptcp, kProtocol, "getsockname", kNoPort, "bind", "connect"}));
+                      with_source({kIsMptcp, kProtocol, "getsockname"}));
         }
-        for (int i = 0; i < 3; ++i) EXPECT_EQ(calls_of(SOCK_STREAM, &src, dst), one_question);
+        for (int i = 0; i < 3; ++i)
+            EXPECT_EQ(calls_of(SOCK_STREAM, &src, dst),
+                      with_source({is_mptcp ? kIsMptcp : kSyncnt}));
 
         // MPTCP answers TCP_SYNCNT on no kernel, and TCP_IS_MPTCP with 1: it is not TCP.
         int m = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 262 /* IPPROTO_MPTCP */);
@@ -145,16 +153,14 @@ TEST(QueryCountNetns, EachKindAsksItsOwnQuestionFirst) {
         for (int i = 0; i < 2; ++i) {
             calls udp = calls_of(SOCK_DGRAM, &src, dst);
             ASSERT_GE(udp.size(), 2u);
-            EXPECT_EQ(calls(udp.begin(), udp.begin() + 2), (calls{kProtocol, "getsockname"}));
+            EXPECT_EQ(calls(udp.begin(), udp.begin() + 2), kTwoQuestions);
         }
-        EXPECT_EQ(calls_of(SOCK_STREAM, &src, dst),
-                  (calls{kProtocol, "getsockname", kNoPort, "bind", "connect"}));
+        EXPECT_EQ(calls_of(SOCK_STREAM, &src, dst), with_source(kTwoQuestions));
         if (!is_mptcp) {
             EXPECT_EQ(calls_of(SOCK_STREAM, &src, dst),
-                      (calls{kIsMptcp, kProtocol, "getsockname", kNoPort, "bind", "connect"}));
+                      with_source({kIsMptcp, kProtocol, "getsockname"}));
         }
-        EXPECT_EQ(calls_of(SOCK_STREAM, &src, dst),
-                  (calls{is_mptcp ? kIsMptcp : kSyncnt, kNoPort, "bind", "connect"}));
+        EXPECT_EQ(calls_of(SOCK_STREAM, &src, dst), with_source({is_mptcp ? kIsMptcp : kSyncnt}));
         ::close(l);
     });
 }
