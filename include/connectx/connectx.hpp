@@ -170,6 +170,10 @@ struct connection {
 CONNECTX_API result<connection> connect(int fd, const std::optional<address>& src, const address& dst,
                            const options& opts = {}) noexcept;
 
+// connectx_source(3) for C++: the source address connectx() would give `fd` toward `dst` when
+// none is named (port 0). Errors as connectx_source(3) sets them.
+CONNECTX_API result<address> source_for(int fd, const address& dst) noexcept;
+
 }  // namespace cx
 
 #endif  // CONNECTX_CONNECTX_HPP
