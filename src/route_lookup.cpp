@@ -173,10 +173,8 @@ int route_ask(netns_state& ns, int fd, int protocol, const address& src, const a
 
 int route_source(netns_state& ns, int fd, int protocol, const address& dst, uint32_t oif,
                  address& src, uint32_t* dev) noexcept {
-    address any;
-    any.sa()->sa_family = sa_family_t(dst.family());
     route_answer a;
-    if (int e = route_ask(ns, fd, protocol, any, dst, oif, a)) return e;
+    if (int e = route_ask(ns, fd, protocol, src, dst, oif, a)) return e;
     if (dev) *dev = a.oif;
     const bool v4 = dst.family() == AF_INET || dst.is_v4_mapped();
     if (src.family() == AF_INET) {

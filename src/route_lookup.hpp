@@ -61,9 +61,10 @@ int route_lookup(int nl, uint32_t portid, uint32_t seq, const route_query& q,
 int route_ask(netns_state& ns, int fd, int protocol, const address& src, const address& dst,
               uint32_t oif, route_answer& out) noexcept;
 
-// The source address the kernel would pick for socket `fd` toward `dst` (route_ask with the
-// wildcard source), written into `src` (its family and port are kept; IPv4-mapped when `dst` is;
-// a link-scoped one gets the device as its scope). `dev`, if given, gets the route's device.
+// The source address the kernel would pick for socket `fd` toward `dst`: route_ask with `src`,
+// a wildcard address whose port (0 = none yet) is part of the question. Written into `src` (its
+// family and port are kept; IPv4-mapped when `dst` is; a link-scoped one gets the device as its
+// scope). `dev`, if given, gets the route's device.
 int route_source(netns_state& ns, int fd, int protocol, const address& dst, uint32_t oif,
                  address& src, uint32_t* dev = nullptr) noexcept;
 
