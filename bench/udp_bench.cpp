@@ -31,7 +31,7 @@
 #include <new>
 #include <vector>
 
-#include "netns_cache.hpp"
+#include "nl_socket.hpp"
 #include "sock_diag.hpp"
 #include "support/netns.hpp"
 #include "support/rtnl.hpp"

@@ -1,12 +1,13 @@
 // connect.cpp - the one body behind connectx(3) and connectx::connect(): validate, hand the call
 // to the TCP or UDP path, report what was chosen.
+#include <linux/netlink.h>
 #include <netinet/in.h>
 
 #include <cerrno>
 #include <cstring>
 
 #include "iface_check.hpp"
-#include "netns_cache.hpp"
+#include "netns_registry.hpp"
 #include "request.hpp"
 #include "sys.hpp"
 
@@ -41,7 +42,9 @@ int connect_socket(int fd, const sockaddr* src, socklen_t src_len, const sockadd
 int check_interface(const request& r) noexcept {
     netns_ref ns;
     if (int e = netns_for_socket(r.fd, ns)) return e;
-    return check_interface(*ns, r.fd, r.ifindex, r.src);
+    nl_lease nl;
+    if (int e = ns->lease(NETLINK_ROUTE, r.fd, nl)) return e;
+    return check_interface(nl, r.ifindex, r.src);
 }
 
 }  // namespace cx::detail

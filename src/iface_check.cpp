@@ -12,7 +12,9 @@
 #include <cerrno>
 #include <cstring>
 
-#include "netns_cache.hpp"
+#include "nl_msg.hpp"
+#include "nl_pool.hpp"
+#include "nl_socket.hpp"
 #include "request.hpp"
 
 namespace cx::detail {
@@ -20,10 +22,6 @@ namespace {
 
 constexpr size_t kLinkReplyMax = 16384;  // one RTM_NEWLINK with all its attributes
 constexpr size_t kAddrReplyMax = 32768;  // a dump datagram
-
-bool answers(const nlmsghdr* nlh, size_t remaining, uint32_t seq, uint32_t portid) {
-    return nl_msg_fits(nlh, remaining) && nlh->nlmsg_seq == seq && nlh->nlmsg_pid == portid;
-}
 
 struct addr_attrs {
     const nlattr* address = nullptr;
@@ -84,13 +82,8 @@ size_t link_build_request(void* buf, size_t cap, uint32_t seq, int ifindex) noex
 int link_parse_reply(const void* buf, size_t len, uint32_t seq, uint32_t portid, int ifindex,
                      bool& loopback) noexcept {
     auto* nlh = static_cast<const nlmsghdr*>(buf);
-    if (!answers(nlh, len, seq, portid)) return EPROTO;
-    if (nlh->nlmsg_type == NLMSG_ERROR) {
-        if (mnl_nlmsg_get_payload_len(nlh) < sizeof(nlmsgerr)) return EPROTO;
-        auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
-        if (err->error >= 0 || err->error < -4095) return EPROTO;  // an ACK is not an answer
-        return -err->error;
-    }
+    if (!nl_msg_answers(nlh, len, seq, portid)) return EPROTO;
+    if (nlh->nlmsg_type == NLMSG_ERROR) return nl_error_answer(nlh);
     if (nlh->nlmsg_type != RTM_NEWLINK) return EPROTO;
     if (mnl_nlmsg_get_payload_len(nlh) < sizeof(ifinfomsg)) return EPROTO;
     auto* ifi = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(nlh));
@@ -119,16 +112,12 @@ int addr_parse_dump(const void* buf, size_t len, uint32_t seq, uint32_t portid, 
     if (len == 0) return EPROTO;
     while (off < len) {
         auto* nlh = reinterpret_cast<const nlmsghdr*>(p + off);
-        if (!answers(nlh, len - off, seq, portid)) return EPROTO;
+        if (!nl_msg_answers(nlh, len - off, seq, portid)) return EPROTO;
         if (nlh->nlmsg_type == NLMSG_DONE) {
             done = true;
             return 0;
         }
-        if (nlh->nlmsg_type == NLMSG_ERROR) {
-            if (mnl_nlmsg_get_payload_len(nlh) < sizeof(nlmsgerr)) return EPROTO;
-            auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
-            return err->error < 0 && err->error >= -4095 ? -err->error : EPROTO;
-        }
+        if (nlh->nlmsg_type == NLMSG_ERROR) return nl_error_answer(nlh);
         if (nlh->nlmsg_type != RTM_NEWADDR) return EPROTO;
         if (int e = match_addr(nlh, s)) return e;
         off += MNL_ALIGN(nlh->nlmsg_len);
@@ -136,9 +125,7 @@ int addr_parse_dump(const void* buf, size_t len, uint32_t seq, uint32_t portid, 
     return 0;
 }
 
-int check_interface(netns_state& ns, int fd, int ifindex, const address& src) noexcept {
-    nl_lease nl;
-    if (int e = ns.lease(NETLINK_ROUTE, fd, nl)) return e;
+int check_interface(nl_lease& nl, int ifindex, const address& src) noexcept {
     alignas(nlmsghdr) uint8_t req[kIfaceRequestMax];
     alignas(nlmsghdr) static thread_local uint8_t reply[kAddrReplyMax];
     static_assert(kAddrReplyMax >= kLinkReplyMax);

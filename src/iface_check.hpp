@@ -12,7 +12,7 @@
 
 namespace cx::detail {
 
-class netns_state;
+class nl_lease;
 
 inline constexpr size_t kIfaceRequestMax = 64;
 
@@ -41,9 +41,10 @@ struct addr_search {
 int addr_parse_dump(const void* buf, size_t len, uint32_t seq, uint32_t portid, addr_search& s,
                     bool& done) noexcept;
 
-// 0 when interface `ifindex` exists in the namespace of socket `fd` (state `ns`) and `src` is
-// the wildcard or one of its addresses; else ENODEV, EADDRNOTAVAIL, or a netlink errno (see
-// connectx.h: the check fails closed).
-int check_interface(netns_state& ns, int fd, int ifindex, const address& src) noexcept;
+// 0 when interface `ifindex` exists in the namespace of NETLINK_ROUTE socket `nl` (leased in the
+// namespace of the socket being connected) and `src` is the wildcard or one of its addresses;
+// else ENODEV, EADDRNOTAVAIL, or a netlink errno (see connectx.h: the check fails closed). A
+// socket whose reply timed out or did not parse is discarded from the lease.
+[[nodiscard]] int check_interface(nl_lease& nl, int ifindex, const address& src) noexcept;
 
 }  // namespace cx::detail

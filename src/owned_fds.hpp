@@ -5,14 +5,30 @@
 // knows them. The table is fixed in size and lock-free (the fork child handler may not lock).
 #pragma once
 
+#include <utility>
+
 namespace cx::detail {
 
 // Records `fd` as the library's. 0, or ENOBUFS when the table is full (the caller then closes
 // `fd` and fails: an fd the child could not find would outlive a fork).
-int owned_fd_track(int fd) noexcept;
+[[nodiscard]] int owned_fd_track(int fd) noexcept;
 
 // Forgets `fd` and closes it. An fd the table does not know is closed all the same.
 void owned_fd_close(int fd) noexcept;
+
+// A tracked fd under construction: closed (owned_fd_close) unless released.
+class owned_fd {
+public:
+    explicit owned_fd(int fd) noexcept : fd_(fd) {}
+    owned_fd(const owned_fd&) = delete;
+    owned_fd& operator=(const owned_fd&) = delete;
+    ~owned_fd() { owned_fd_close(fd_); }
+    int get() const noexcept { return fd_; }
+    int release() noexcept { return std::exchange(fd_, -1); }
+
+private:
+    int fd_;
+};
 
 // In a fork child: closes every recorded fd and empties the table. Async-signal-safe.
 void owned_fds_close_all() noexcept;

@@ -11,9 +11,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "netns_cache.hpp"
-#include "request.hpp"
-#include "sys.hpp"
+#include "nl_msg.hpp"
+#include "nl_socket.hpp"
 
 namespace cx::detail {
 namespace {
@@ -21,10 +20,6 @@ namespace {
 constexpr size_t kRouteReplyMax = 2048;
 // The bits of IP_TOS that routing looks at: the DSCP (the kernel refuses an rtm_tos with ECN bits).
 constexpr uint8_t kDscpMask = 0xfc;
-
-size_t addr_len(int family) {
-    return family == AF_INET ? 4 : 16;
-}
 
 struct route_attrs {
     const nlattr* prefsrc = nullptr;
@@ -80,14 +75,9 @@ int route_parse_reply(const void* buf, size_t len, uint32_t seq, uint32_t portid
     out = route_answer{};
     if (len < sizeof(nlmsghdr) || len > kRouteReplyMax * 64) return EPROTO;
     auto* nlh = static_cast<const nlmsghdr*>(buf);
-    if (!nl_msg_fits(nlh, len) || nlh->nlmsg_seq != seq || nlh->nlmsg_pid != portid) return EPROTO;
+    if (!nl_msg_answers(nlh, len, seq, portid)) return EPROTO;
     if (MNL_ALIGN(nlh->nlmsg_len) < len) return EPROTO;  // exactly one message expected
-    if (nlh->nlmsg_type == NLMSG_ERROR) {
-        if (mnl_nlmsg_get_payload_len(nlh) < sizeof(nlmsgerr)) return EPROTO;
-        auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
-        if (err->error >= 0 || err->error < -4095) return EPROTO;  // an ACK is not an answer
-        return -err->error;
-    }
+    if (nlh->nlmsg_type == NLMSG_ERROR) return nl_error_answer(nlh);
     if (nlh->nlmsg_type != RTM_NEWROUTE) return EPROTO;
     if (mnl_nlmsg_get_payload_len(nlh) < sizeof(rtmsg)) return EPROTO;
     auto* rtm = static_cast<const rtmsg*>(mnl_nlmsg_get_payload(nlh));
@@ -132,66 +122,6 @@ int route_lookup(int nl, uint32_t portid, uint32_t seq, const route_query& q,
     size_t got;
     if (int e = nl_recv(nl, reply, sizeof reply, got)) return e;
     return route_parse_reply(reply, got, seq, portid, q, out);
-}
-
-int route_ask(netns_state& ns, int fd, int protocol, const address& src, const address& dst,
-              uint32_t oif, route_answer& a) noexcept {
-    // IPv4-mapped destinations are IPv4 traffic: ask the IPv4 table.
-    const bool v4 = dst.family() == AF_INET || dst.is_v4_mapped();
-    route_query q;
-    q.family = v4 ? AF_INET : AF_INET6;
-    std::memcpy(q.dst, ip_bytes(dst, v4), v4 ? 4 : 16);
-    if (!src.is_wildcard() && src.family() == dst.family())
-        std::memcpy(q.src, ip_bytes(src, v4), v4 ? 4 : 16);
-    q.oif = oif;
-    q.protocol = uint8_t(protocol);
-    q.sport = src.family() == dst.family() ? src.port() : 0;
-    q.dport = dst.port();
-    int mark = 0;
-    if (int e = sys::getsockopt_int(fd, SOL_SOCKET, SO_MARK, mark)) return e;
-    q.mark = uint32_t(mark);
-    struct stat st;
-    if (::fstat(fd, &st) < 0) return errno;
-    q.uid = st.st_uid;  // the socket inode's owner is the socket's sk_uid
-    if (v4) {
-        int tos = 0;
-        if (int e = sys::getsockopt_int(fd, IPPROTO_IP, IP_TOS, tos)) return e;
-        q.tos = uint8_t(tos);
-    }
-    // The routing table rarely changes between calls: ask the kernel only when it may have.
-    uint64_t gen;
-    if (ns.route_cached(q, a, gen)) return 0;
-    nl_lease route;
-    if (int e = ns.lease(NETLINK_ROUTE, fd, route)) return e;
-    if (int e = route_lookup(route.fd(), route.portid(), route.next_seq(), q, a)) {
-        if (e == ETIMEDOUT || e == EPROTO) route.discard();
-        return e;
-    }
-    ns.route_store(q, a, gen);
-    return 0;
-}
-
-int route_source(netns_state& ns, int fd, int protocol, const address& dst, uint32_t oif,
-                 address& src, uint32_t* dev) noexcept {
-    route_answer a;
-    if (int e = route_ask(ns, fd, protocol, src, dst, oif, a)) return e;
-    if (dev) *dev = a.oif;
-    const bool v4 = dst.family() == AF_INET || dst.is_v4_mapped();
-    if (src.family() == AF_INET) {
-        std::memcpy(&reinterpret_cast<sockaddr_in*>(src.sa())->sin_addr, a.src, 4);
-        return 0;
-    }
-    auto* s6 = reinterpret_cast<sockaddr_in6*>(src.sa());
-    if (v4) {
-        std::memset(&s6->sin6_addr, 0, 16);
-        s6->sin6_addr.s6_addr[10] = s6->sin6_addr.s6_addr[11] = 0xff;
-        std::memcpy(s6->sin6_addr.s6_addr + 12, a.src, 4);
-    } else {
-        std::memcpy(&s6->sin6_addr, a.src, 16);
-    }
-    s6->sin6_scope_id = 0;
-    if (src.needs_scope()) s6->sin6_scope_id = oif ? oif : a.oif;
-    return 0;
 }
 
 }  // namespace cx::detail

@@ -8,11 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include <connectx/connectx.hpp>
-
 namespace cx::detail {
-
-class netns_state;
 
 // The question connect(2) asks the routing table, field for field, so that policy rules
 // (ipproto, sport, dport, dsfield, uidrange, fwmark, oif, from) answer it the same way.
@@ -53,19 +49,5 @@ int route_parse_reply(const void* buf, size_t len, uint32_t seq, uint32_t portid
 // reply comes within the socket's receive timeout.
 int route_lookup(int nl, uint32_t portid, uint32_t seq, const route_query& q,
                  route_answer& out) noexcept;
-
-// The question connect(2) would ask for socket `fd` (protocol `protocol`) toward `dst`: the
-// socket's SO_MARK, owner and IP_TOS, the ports, the output device `oif` (0 = any) and, when
-// `src` is not the wildcard, the source with its port. Asked in the socket's namespace `ns`;
-// answers are cached there until rtnetlink says routing changed. 0 or an errno as route_lookup's.
-int route_ask(netns_state& ns, int fd, int protocol, const address& src, const address& dst,
-              uint32_t oif, route_answer& out) noexcept;
-
-// The source address the kernel would pick for socket `fd` toward `dst`: route_ask with `src`,
-// a wildcard address whose port (0 = none yet) is part of the question. Written into `src` (its
-// family and port are kept; IPv4-mapped when `dst` is; a link-scoped one gets the device as its
-// scope). `dev`, if given, gets the route's device.
-int route_source(netns_state& ns, int fd, int protocol, const address& dst, uint32_t oif,
-                 address& src, uint32_t* dev = nullptr) noexcept;
 
 }  // namespace cx::detail

@@ -14,7 +14,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "netns_cache.hpp"
+#include "nl_msg.hpp"
+#include "nl_socket.hpp"
 
 namespace cx::detail {
 namespace {
@@ -23,10 +24,6 @@ namespace {
 constexpr size_t kLookupReplyMax = 1024;
 // Dump datagrams are at most 32 KiB (the kernel caps them below that); see MNL_SOCKET_DUMP_SIZE.
 constexpr size_t kDumpReplyMax = 32768;
-
-size_t addr_len(int family) {
-    return family == AF_INET ? 4 : 16;
-}
 
 void fill_request(inet_diag_req_v2& r, int family, int protocol) {
     std::memset(&r, 0, sizeof r);
@@ -39,16 +36,7 @@ void fill_request(inet_diag_req_v2& r, int family, int protocol) {
 
 // Common header checks for one message of a reply: the message fits, and answers our request.
 bool header_ok(const nlmsghdr* nlh, int remaining, uint32_t seq, uint32_t portid) {
-    if (remaining < 0 || !nl_msg_fits(nlh, size_t(remaining))) return false;
-    return nlh->nlmsg_seq == seq && nlh->nlmsg_pid == portid;
-}
-
-// The errno an NLMSG_ERROR carries (0 for an ACK), or -1 when the message is too short.
-int error_of(const nlmsghdr* nlh) {
-    if (mnl_nlmsg_get_payload_len(nlh) < sizeof(nlmsgerr)) return -1;
-    auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
-    if (err->error > 0 || err->error < -4095) return -1;
-    return -err->error;
+    return remaining >= 0 && nl_msg_answers(nlh, size_t(remaining), seq, portid);
 }
 
 // Validates the inet_diag_msg of a SOCK_DIAG_BY_FAMILY message, attributes included, and
@@ -120,9 +108,8 @@ int sock_diag_parse_lookup(const void* buf, size_t len, uint32_t seq, uint32_t p
     if (!header_ok(nlh, int(len), seq, portid)) return EPROTO;
     if (MNL_ALIGN(nlh->nlmsg_len) < len) return EPROTO;  // more than the one answer
     if (nlh->nlmsg_type == NLMSG_ERROR) {
-        int e = error_of(nlh);
-        if (e < 0 || e == 0) return EPROTO;  // malformed, or an ACK nobody asked for
-        return e == ENOENT ? 0 : e;
+        int e = nl_error_answer(nlh);
+        return e == ENOENT ? 0 : e;  // ENOENT: no such socket, the answer "not found"
     }
     if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY) return EPROTO;
     diag_entry e;
@@ -188,10 +175,8 @@ int sock_diag_parse_dump(const void* buf, size_t len, uint32_t seq, uint32_t por
                 done = true;
                 break;
             }
-            case NLMSG_ERROR: {
-                int e = error_of(nlh);
-                return e <= 0 ? EPROTO : e;
-            }
+            case NLMSG_ERROR:
+                return nl_error_answer(nlh);
             case SOCK_DIAG_BY_FAMILY: {
                 diag_entry e;
                 if (!entry_of(nlh, e)) return EPROTO;

@@ -77,10 +77,10 @@ using diag_entry_fn = void (*)(const diag_entry&, void* ctx);
 int sock_diag_parse_dump(const void* buf, size_t len, uint32_t seq, uint32_t portid,
                          diag_entry_fn on_entry, void* ctx, bool& done) noexcept;
 
-// I/O over a connected NETLINK_SOCK_DIAG socket `nl` (see netns_cache.hpp for how it is opened).
+// I/O over a connected NETLINK_SOCK_DIAG socket `nl` (see nl_socket.hpp for how it is opened).
 // Both return 0 or an errno: the parser's, ETIMEDOUT when the receive timeout expires, or the
 // errno of send/recv. After any error the socket may hold a late reply: the caller must not
-// reuse it (netns_cache discards it).
+// reuse it (the caller discards its lease).
 int sock_diag_lookup(int nl, uint32_t portid, uint32_t seq, int protocol, const diag_tuple& t,
                      diag_answer& out) noexcept;
 int sock_diag_dump(int nl, uint32_t portid, uint32_t seq, int family, int protocol,

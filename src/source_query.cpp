@@ -6,9 +6,9 @@
 #include <cerrno>
 #include <cstring>
 
-#include "netns_cache.hpp"
+#include "netns_registry.hpp"
 #include "request.hpp"
-#include "route_lookup.hpp"
+#include "route_source.hpp"
 #include "sys.hpp"
 
 namespace cx::detail {

@@ -41,23 +41,30 @@ private:
 
 namespace sys {
 
-inline int err(int rc) noexcept { return rc < 0 ? errno : 0; }
+[[nodiscard]] inline int err(int rc) noexcept { return rc < 0 ? errno : 0; }
 
+// Not [[nodiscard]] (yet): the UDP path calls it and disconnect() as best-effort restores that
+// ignore the result; new code says so with restore_int().
 inline int setsockopt_int(int fd, int level, int name, int value) noexcept {
     return err(::setsockopt(fd, level, name, &value, sizeof value));
 }
-inline int getsockopt_int(int fd, int level, int name, int& value) noexcept {
+// A best-effort restore of an option on a path that is already failing: its own error would
+// only hide the one being reported.
+inline void restore_int(int fd, int level, int name, int value) noexcept {
+    (void)::setsockopt(fd, level, name, &value, sizeof value);
+}
+[[nodiscard]] inline int getsockopt_int(int fd, int level, int name, int& value) noexcept {
     socklen_t len = sizeof value;
     return err(::getsockopt(fd, level, name, &value, &len));
 }
-inline int getsockopt_u64(int fd, int level, int name, uint64_t& value) noexcept {
+[[nodiscard]] inline int getsockopt_u64(int fd, int level, int name, uint64_t& value) noexcept {
     socklen_t len = sizeof value;
     return err(::getsockopt(fd, level, name, &value, &len));
 }
-inline int bind(int fd, const sockaddr* sa, socklen_t len) noexcept {
+[[nodiscard]] inline int bind(int fd, const sockaddr* sa, socklen_t len) noexcept {
     return err(::bind(fd, sa, len));
 }
-inline int connect(int fd, const sockaddr* sa, socklen_t len) noexcept {
+[[nodiscard]] inline int connect(int fd, const sockaddr* sa, socklen_t len) noexcept {
     return err(::connect(fd, sa, len));
 }
 // Dissolve a UDP association (and with it the autobound state of nothing: the port stays bound).
@@ -66,16 +73,18 @@ inline int disconnect(int fd) noexcept {
     sa.sa_family = AF_UNSPEC;
     return err(::connect(fd, &sa, sizeof sa));
 }
-inline int getsockname(int fd, sockaddr* sa, socklen_t& len) noexcept {
+[[nodiscard]] inline int getsockname(int fd, sockaddr* sa, socklen_t& len) noexcept {
     return err(::getsockname(fd, sa, &len));
 }
-inline int getpeername(int fd, sockaddr* sa, socklen_t& len) noexcept {
+[[nodiscard]] inline int getpeername(int fd, sockaddr* sa, socklen_t& len) noexcept {
     return err(::getpeername(fd, sa, &len));
 }
-// socket(2) with SOCK_CLOEXEC always set. Returns the fd, or -errno.
-inline int socket(int domain, int type, int protocol) noexcept {
+// socket(2) with SOCK_CLOEXEC always set: 0 and the socket in `out`, or the errno.
+[[nodiscard]] inline int socket(int domain, int type, int protocol, unique_fd& out) noexcept {
     int fd = ::socket(domain, type | SOCK_CLOEXEC, protocol);
-    return fd < 0 ? -errno : fd;
+    if (fd < 0) return errno;
+    out.reset(fd);
+    return 0;
 }
 
 }  // namespace sys

@@ -12,10 +12,10 @@
 #include <cerrno>
 #include <cstring>
 
-#include "netns_cache.hpp"
+#include "netns_registry.hpp"
 #include "port_range.hpp"
 #include "request.hpp"
-#include "route_lookup.hpp"
+#include "route_source.hpp"
 #include "sock_diag.hpp"
 #include "sys.hpp"
 
@@ -149,10 +149,7 @@ int connect_explicit_ports(const request& r, netns_state& ns, port_span span,
     address src = r.src;
     tuple_probe probe(r, &ns, src);
     reserved_ports reserved;
-    {
-        std::lock_guard lock(ns.mu);
-        reserved = ns.reserved;
-    }
+    ns.reserved_copy(reserved);
     uint32_t n = span.size();
     uint32_t start = random_below(n);
     int e = EADDRNOTAVAIL;
@@ -179,11 +176,7 @@ int connect_port_range(const request& r, connectx_result& res) {
     netns_ref ns;
     if (int e = netns_for_socket(r.fd, ns)) return e;
     if (int e = ns->refresh_sysctls()) return e;
-    port_span system;
-    {
-        std::lock_guard lock(ns->mu);
-        system = ns->range;
-    }
+    const port_span system = ns->range_copy();
     int sock_range = 0;
     int e = sys::getsockopt_int(r.fd, IPPROTO_IP, IP_LOCAL_PORT_RANGE, sock_range);
     const bool lpr = e == 0;

@@ -33,7 +33,8 @@
 #include <cstring>
 #include <ctime>
 
-#include "netns_cache.hpp"
+#include "netns_registry.hpp"
+#include "route_source.hpp"
 #include "port_range.hpp"
 #include "request.hpp"
 #include "route_lookup.hpp"

@@ -1,7 +1,7 @@
 // netns_cache_test.cpp - the per-namespace registry: one state per namespace of the *socket*,
 // netlink sockets that are CLOEXEC, connected to the kernel and time out, sysctl changes picked up
 // by the next refresh without reopening files, and a fresh registry in a forked child.
-#include "netns_cache.hpp"
+#include "netns_registry.hpp"
 
 #include <fcntl.h>
 #include <linux/netlink.h>

@@ -16,7 +16,7 @@
 #include <cstring>
 #include <vector>
 
-#include "netns_cache.hpp"
+#include "nl_socket.hpp"
 #include "support/netns.hpp"
 
 namespace {

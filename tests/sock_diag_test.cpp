@@ -17,7 +17,7 @@
 #include <set>
 #include <vector>
 
-#include "netns_cache.hpp"
+#include "nl_socket.hpp"
 #include "support/netns.hpp"
 
 namespace {

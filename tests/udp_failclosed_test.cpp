@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "netns_cache.hpp"
+#include "netns_registry.hpp"
 #include "support/netns.hpp"
 #include "support/udp_util.hpp"
 
