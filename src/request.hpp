@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "socket_kind.hpp"
+
 namespace cx::detail {
 
 // The raw network-order bytes of an address's IP: 4 for AF_INET, 16 for AF_INET6, or with
@@ -32,9 +34,7 @@ struct request {
     uint16_t port_hi = 0;
     int ifindex = 0;            // SO_BINDTODEVICE target, 0 = none
     uint32_t flags = 0;         // CONNECTX_F_*
-    // check_socket has passed. False only for TCP with a source IP, no port, no range and no
-    // interface: there the bind checks the socket, and a failed bind asks check_socket why.
-    bool socket_checked = true;
+    socket_kind kind;  // what validate learned of the socket (socket_kind.hpp)
 
     uint16_t src_port() const noexcept { return src.port(); }
     bool has_range() const noexcept { return port_hi != 0; }
@@ -58,6 +58,9 @@ int check_interface(const request& r) noexcept;
 // fill `local` itself, else the dispatcher asks getsockname; `remote` is the dispatcher's) and on
 // failure leaves no lock behind.
 int tcp_connect(const request& req, connectx_result& res) noexcept;
+// True when the TCP path checks the socket itself (check_socket after a failed bind) instead of
+// validate: see tcp_connect.cpp.
+[[nodiscard]] bool tcp_defers_socket_check(const request& r) noexcept;
 int udp_connect(const request& req, connectx_result& res) noexcept;
 
 // validate + dispatch + report: the body of both the C and the C++ entry points. The result

@@ -27,6 +27,17 @@
 #endif
 
 namespace cx::detail {
+
+// TCP with a source IP and nothing else is the common call, and a system call less counts there
+// (README, "Performance"). Its bind has the kernel check the socket: a wrong family, a bound
+// port, a listener or a connection fail it, and connect_no_port then asks check_socket for the
+// errno. Only for a socket the one TCP question proved (socket_kind.hpp): anything else is
+// checked by validate before any side effect.
+bool tcp_defers_socket_check(const request& r) noexcept {
+    return r.kind.proof == tcp_proof::proven && r.src_ip_given && r.src.port() == 0 &&
+           !r.has_range() && r.ifindex == 0;
+}
+
 namespace {
 
 // A failure after which the socket is not on its way to a connection: connect(2) going on in the
@@ -79,7 +90,7 @@ int connect_no_port(const request& r) {
     if (r.src_ip_given) {
         int prev = 0;
         if (int e = sys::getsockopt_int(r.fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, prev)) {
-            if (!r.socket_checked)
+            if (tcp_defers_socket_check(r))
                 if (int s = check_socket(r)) return s;  // not an IP socket after all: say so
             return e;
         }
@@ -91,7 +102,7 @@ int connect_no_port(const request& r) {
         if (failed(e) && !prev) sys::setsockopt_int(r.fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 0);
         // The bind checked the socket on the one-question path: a socket of the wrong kind
         // fails it, and check_socket says which.
-        if (!bound && !r.socket_checked)
+        if (!bound && tcp_defers_socket_check(r))
             if (int s = check_socket(r)) return s;
         return e;
     }

@@ -1,21 +1,16 @@
 // validate.cpp - every check connectx() makes before its first side effect. A call that fails
-// here leaves the socket exactly as it was. One check may wait for the bind (see
-// request::socket_checked).
+// here leaves the socket exactly as it was. The TCP path may take check_socket over (see
+// tcp_defers_socket_check).
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
 
 #include "request.hpp"
+#include "socket_kind.hpp"
 #include "sys.hpp"
-
-#ifndef TCP_IS_MPTCP
-#define TCP_IS_MPTCP 43  // Linux 6.5
-#endif
 
 namespace cx::detail {
 namespace {
@@ -30,47 +25,6 @@ int take_address(const sockaddr* sa, socklen_t len, address& out) {
     if (!a) return a.error().value();
     out = *a;
     return 0;
-}
-
-// What earlier calls taught, so that a call asks the fewest questions: the protocol of the last
-// socket that passed (most programs connect one kind; its question goes first), and the option
-// that proves a TCP socket with one getsockopt on this kernel (0: none does):
-//   TCP_IS_MPTCP (6.5+)  0 on TCP, 1 on MPTCP, refused by every other socket;
-//   TCP_SYNCNT           where TCP_IS_MPTCP is unknown: TCP answers it, MPTCP does not (6.18
-//                        does not either), nor do UDP, raw or unix sockets.
-// A kernel that refuses the option on a TCP socket moves the choice down the list.
-std::atomic<int> g_last_protocol{IPPROTO_TCP};
-std::atomic<int> g_tcp_probe{TCP_IS_MPTCP};
-
-enum class tcp_probe { not_asked, proven, refused };
-
-// IPPROTO_TCP or IPPROTO_UDP, or the errno for any other socket: g_tcp_probe's option first
-// when the last call was TCP, else (or when it is refused) SO_PROTOCOL, which a raw socket of
-// IPPROTO_TCP or IPPROTO_UDP passes too; check_socket tells those apart. `option`: the one asked.
-int socket_protocol(int fd, int& protocol, tcp_probe& probe, int& option) {
-    int last = g_last_protocol.load(std::memory_order_relaxed);
-    option = g_tcp_probe.load(std::memory_order_relaxed);
-    probe = tcp_probe::not_asked;
-    if (last == IPPROTO_TCP && option != 0) {
-        int v;
-        int e = sys::getsockopt_int(fd, IPPROTO_TCP, option, v);
-        if (e == EBADF || e == ENOTSOCK) return e;
-        bool tcp = e == 0 && (option != TCP_IS_MPTCP || v == 0);
-        probe = tcp ? tcp_probe::proven : tcp_probe::refused;
-    }
-    if (probe == tcp_probe::proven) {
-        protocol = IPPROTO_TCP;
-    } else if (int e = sys::getsockopt_int(fd, SOL_SOCKET, SO_PROTOCOL, protocol)) {
-        return e;
-    }
-    if (protocol == IPPROTO_TCP || protocol == IPPROTO_UDP) {
-        if (protocol != last) g_last_protocol.store(protocol, std::memory_order_relaxed);
-        return 0;
-    }
-    sockaddr_storage self;
-    socklen_t len = sizeof self;
-    if (int e = sys::getsockname(fd, reinterpret_cast<sockaddr*>(&self), len)) return e;
-    return self.ss_family == AF_INET || self.ss_family == AF_INET6 ? EPROTOTYPE : EAFNOSUPPORT;
 }
 
 }  // namespace
@@ -116,9 +70,8 @@ int validate(int fd, const sockaddr* src, socklen_t src_len, const sockaddr* dst
              const connectx_opts* opts, request& out) noexcept {
     out = request{};
     out.fd = fd;
-    tcp_probe probe;
-    int probe_option;
-    if (int e = socket_protocol(fd, out.protocol, probe, probe_option)) return e;
+    if (int e = socket_kind_of(fd, out.kind)) return e;
+    out.protocol = out.kind.protocol;
 
     if (opts) {
         if (opts->flags & ~CONNECTX_F_ALL) return EINVAL;
@@ -149,19 +102,10 @@ int validate(int fd, const sockaddr* src, socklen_t src_len, const sockaddr* dst
     }
     if (out.src.port() != 0) out.port_lo = out.port_hi = 0;  // an explicit port wins
 
-    // TCP with a source IP and nothing else is the common call, and a system call less counts
-    // there (README, "Performance"). Its bind has the kernel check the socket: a wrong family, a
-    // bound port, a listener or a connection fail it, and tcp_connect then asks check_socket
-    // for the errno. Every other call asks now, before any side effect.
-    out.socket_checked = !(probe == tcp_probe::proven && out.src_ip_given && out.src.port() == 0 &&
-                           !out.has_range() && out.ifindex == 0);
-    if (out.socket_checked) {
+    // Every call asks now, before any side effect, unless the TCP path has its bind check it.
+    if (!tcp_defers_socket_check(out)) {
         if (int e = check_socket(out)) return e;
-        // A TCP socket, not raw, refused the option: this kernel does not have it.
-        if (probe == tcp_probe::refused && out.protocol == IPPROTO_TCP)
-            g_tcp_probe.compare_exchange_strong(probe_option,
-                                                probe_option == TCP_IS_MPTCP ? TCP_SYNCNT : 0,
-                                                std::memory_order_relaxed);
+        socket_kind_confirmed(out.kind);
     }
 
     if (out.family == AF_INET6) {

@@ -1,0 +1,35 @@
+// socket_kind.hpp - which kind of socket a caller passed (TCP, UDP, or the errno for anything
+// else), asked with the fewest system calls. The process learns: the protocol of the last
+// socket that passed goes first (most programs connect one kind), and one getsockopt proves a
+// TCP socket on this kernel:
+//   TCP_IS_MPTCP (6.5+)  0 on TCP, 1 on MPTCP, refused by every other socket;
+//   TCP_SYNCNT           where TCP_IS_MPTCP is unknown: TCP answers it, MPTCP does not (6.18
+//                        does not either), nor do UDP, raw or unix sockets.
+// A kernel that refuses the option on a TCP socket moves the choice down the list.
+#pragma once
+
+namespace cx::detail {
+
+// How the one TCP question went.
+enum class tcp_proof {
+    not_asked,  // the last socket was not TCP, or no option proves TCP here
+    proven,     // a TCP socket (a raw IPPROTO_TCP socket refuses the option)
+    refused,    // refused: SO_PROTOCOL was asked instead
+};
+
+struct socket_kind {
+    int protocol = 0;  // IPPROTO_TCP or IPPROTO_UDP
+    tcp_proof proof = tcp_proof::not_asked;
+    int option = 0;  // the TCP option asked
+};
+
+// IPPROTO_TCP or IPPROTO_UDP in `out`, or the errno for any other socket (EBADF, ENOTSOCK,
+// EPROTOTYPE, EAFNOSUPPORT). SO_PROTOCOL, asked when the TCP option was not, passes a raw socket
+// of IPPROTO_TCP or IPPROTO_UDP too: check_socket tells those apart.
+[[nodiscard]] int socket_kind_of(int fd, socket_kind& out) noexcept;
+
+// After check_socket passed on the socket `k` describes: a TCP socket, not raw, that refused the
+// option shows this kernel lacks it, so later calls ask the next one.
+void socket_kind_confirmed(const socket_kind& k) noexcept;
+
+}  // namespace cx::detail
