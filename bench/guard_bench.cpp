@@ -24,8 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "support/netns.hpp"
-#include "support/rtnl.hpp"
+#include "bench_env.hpp"
 #include "tools/common/cgroup.hpp"
 
 namespace {
@@ -150,7 +149,7 @@ int main(int argc, char** argv) {
     int rc = 1;
     if (unshare(CLONE_NEWNET) < 0) {
         std::perror("unshare(CLONE_NEWNET) (run as root)");
-    } else if (cxtest::link_up("lo") != 0) {
+    } else if (cxbench::link_up("lo") != 0) {
         std::fprintf(stderr, "namespace setup failed\n");
     } else {
         g_src = cx::address::v4(0x7f000001, kLocalPort);  // 127.0.0.1

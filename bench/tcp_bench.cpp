@@ -16,8 +16,7 @@
 #include <connectx/connectx.h>
 #include <connectx/connectx.hpp>
 
-#include "support/netns.hpp"
-#include "support/rtnl.hpp"
+#include "bench_env.hpp"
 #include "paired_ratio.hpp"
 
 namespace {
@@ -120,8 +119,8 @@ int main(int argc, char** argv) {
         std::perror("unshare(CLONE_NEWNET) (run as root)");
         return 1;
     }
-    if (cxtest::link_up("lo") != 0 ||
-        cxtest::write_sysctl("net/ipv4/ip_local_port_range", "10000 60999") != 0) {
+    if (cxbench::link_up("lo") != 0 ||
+        cxbench::write_sysctl("net/ipv4/ip_local_port_range", "10000 60999") != 0) {
         std::fprintf(stderr, "namespace setup failed\n");
         return 1;
     }

@@ -33,8 +33,7 @@
 
 #include "nl_socket.hpp"
 #include "sock_diag.hpp"
-#include "support/netns.hpp"
-#include "support/rtnl.hpp"
+#include "bench_env.hpp"
 #include "paired_ratio.hpp"
 
 // --- allocation counting (glibc) ----------------------------------------------------------------
@@ -64,7 +63,7 @@ namespace {
 constexpr uint16_t kRangeLo = 30000, kRangeHi = 39999;  // 10,000 ports
 
 cx::address dst(int i = 0) {
-    return cxtest::dst_v4(i, 5353);
+    return cxbench::dst_v4(i, 5353);
 }
 const cx::address& src_ip() {
     static cx::address a = *cx::address::parse("127.0.0.1");
@@ -309,8 +308,8 @@ int main(int argc, char** argv) {
                      strerror(errno));
         return 1;
     }
-    if (cxtest::link_up("lo") != 0 ||
-        cxtest::write_sysctl("net/ipv4/ip_local_port_range",
+    if (cxbench::link_up("lo") != 0 ||
+        cxbench::write_sysctl("net/ipv4/ip_local_port_range",
                              std::to_string(kRangeLo) + " " + std::to_string(kRangeHi)) != 0) {
         std::fprintf(stderr, "udp_bench: namespace setup failed\n");
         return 1;
