@@ -33,8 +33,8 @@ TEST(PortRangeParse, RefusesMalformed) {
 TEST(ReservedPortsParse, ListsRangesAndEmpty) {
     reserved_ports r;
     ASSERT_TRUE(r.parse("11,14-18,19\n"));
-    for (uint16_t p : {11, 14, 15, 16, 17, 18, 19}) EXPECT_TRUE(r.test(p)) << p;
-    for (uint16_t p : {10, 12, 13, 20, 21}) EXPECT_FALSE(r.test(p)) << p;
+    for (int p : {11, 14, 15, 16, 17, 18, 19}) EXPECT_TRUE(r.test(uint16_t(p))) << p;
+    for (int p : {10, 12, 13, 20, 21}) EXPECT_FALSE(r.test(uint16_t(p))) << p;
     EXPECT_EQ(r.count({10, 21}), 7u);
     ASSERT_TRUE(r.parse("\n"));
     EXPECT_TRUE(r.empty());

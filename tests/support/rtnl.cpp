@@ -14,6 +14,10 @@
 #include "tools/common/rtnl.hpp"
 
 namespace cxtest {
+namespace {
+// One request with a few attributes (MNL_SOCKET_BUFFER_SIZE is a run-time value: a VLA).
+constexpr size_t kRequestMax = 512;
+}  // namespace
 
 int link_up(const char* ifname) {
     unsigned idx = if_nametoindex(ifname);
@@ -43,7 +47,7 @@ int add_route_v4(const char* prefix, int len, const char* ifname, const char* sr
     in_addr dst{}, from{};
     if (inet_pton(AF_INET, prefix, &dst) != 1 || inet_pton(AF_INET, src, &from) != 1)
         return EINVAL;
-    alignas(nlmsghdr) char buf[MNL_SOCKET_BUFFER_SIZE];
+    alignas(nlmsghdr) char buf[kRequestMax];
     nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
     nlh->nlmsg_type = RTM_NEWROUTE;
     nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL;
@@ -62,7 +66,7 @@ int add_route_v4(const char* prefix, int len, const char* ifname, const char* sr
 }
 
 int add_rule_v4(const rule_v4& r) {
-    alignas(nlmsghdr) char buf[MNL_SOCKET_BUFFER_SIZE];
+    alignas(nlmsghdr) char buf[kRequestMax];
     nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
     nlh->nlmsg_type = RTM_NEWRULE;
     nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL;
