@@ -14,6 +14,7 @@
 
 #include "support/netns.hpp"
 #include "support/udp_util.hpp"
+#include "support/unique_fd.hpp"
 
 namespace {
 
@@ -42,9 +43,9 @@ TEST(ForkNetns, ChildHoldsNoNetlinkSocketOfItsParentEvenMidCall) {
             workers.emplace_back([&, t] {
                 auto ip = cxtest::v4("127.0.0.1");
                 while (!stop.load()) {
-                    int fd = cxtest::udp_socket(AF_INET);
+                    cxtest::unique_fd fd(cxtest::udp_socket(AF_INET));
                     cxtest::udp_connectx(fd, &ip, cxtest::dst_v4(t, 53));
-                    ::close(fd);
+                    fd.reset();
                 }
             });
         }
@@ -56,7 +57,7 @@ TEST(ForkNetns, ChildHoldsNoNetlinkSocketOfItsParentEvenMidCall) {
             pid_t pid = fork();
             if (pid == 0) {
                 int held = netlink_fd_count();
-                int fd = cxtest::udp_socket(AF_INET);
+                cxtest::unique_fd fd(cxtest::udp_socket(AF_INET));
                 auto ip = cxtest::v4("127.0.0.1");
                 int e = cxtest::udp_connectx(fd, &ip, cxtest::dst_v4(0, 53));
                 _exit(held != 0 ? 1 : e != 0 ? 2 : 0);

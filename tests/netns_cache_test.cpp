@@ -16,6 +16,7 @@
 
 #include "support/netns.hpp"
 #include "support/rtnl.hpp"
+#include "support/unique_fd.hpp"
 
 namespace {
 
@@ -43,9 +44,9 @@ TEST(NetlinkSocket, CloexecConnectedToTheKernelAndTimesOut) {
     to.nl_pid = nl.portid;
     char junk[16] = {};
     ::close(other.fd);
-    int raw = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+    cxtest::unique_fd raw(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
     EXPECT_LT(sendto(raw, junk, sizeof junk, 0, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
-    ::close(raw);
+    raw.reset();
     char buf[64];
     size_t got;
     EXPECT_EQ(nl_recv(nl.fd, buf, sizeof buf, got), ETIMEDOUT);
@@ -86,7 +87,7 @@ TEST(NetnsRegistry, OneStatePerNamespaceOfTheSocket) {
 TEST(NetnsRegistry, SysctlChangesSeenByTheNextRefreshWithoutReopening) {
     CXTEST_REQUIRE_NETNS();
     cxtest::run_in_netns([] {
-        int s = udp();
+        cxtest::unique_fd s(udp());
         netns_ref r;
         ASSERT_EQ(netns_for_socket(s, r), 0);
         ASSERT_EQ(r->refresh_sysctls(), 0);
@@ -103,7 +104,7 @@ TEST(NetnsRegistry, SysctlChangesSeenByTheNextRefreshWithoutReopening) {
         std::lock_guard lock(r->mu);
         EXPECT_EQ(r->range, (port_span{41000, 41999}));
         EXPECT_EQ(r->reserved.count({41000, 41999}), 11u);
-        ::close(s);
+        s.reset();
     });
 }
 
@@ -113,7 +114,7 @@ TEST(NetnsRegistry, LongReservedListIsReadWhole) {
         // ~30 KB of text: past the first small read and the first buffer size.
         // The kernel takes at most a page per write(); later writes on the same open file add
         // to the set, so the list goes in chunks that end at a comma.
-        int w = ::open("/proc/sys/net/ipv4/ip_local_reserved_ports", O_WRONLY | O_CLOEXEC);
+        cxtest::unique_fd w(::open("/proc/sys/net/ipv4/ip_local_reserved_ports", O_WRONLY | O_CLOEXEC));
         ASSERT_GE(w, 0);
         std::string chunk;
         for (int p = 40000; p < 50000; p += 2) {
@@ -123,8 +124,8 @@ TEST(NetnsRegistry, LongReservedListIsReadWhole) {
                 chunk.clear();
             }
         }
-        ::close(w);
-        int s = udp();
+        w.reset();
+        cxtest::unique_fd s(udp());
         netns_ref r;
         ASSERT_EQ(netns_for_socket(s, r), 0);
         ASSERT_EQ(r->refresh_sysctls(), 0);
@@ -137,14 +138,14 @@ TEST(NetnsRegistry, LongReservedListIsReadWhole) {
         ASSERT_EQ(r->refresh_sysctls(), 0);
         std::lock_guard lock(r->mu);
         EXPECT_TRUE(r->reserved.empty());
-        ::close(s);
+        s.reset();
     });
 }
 
 TEST(NetnsRegistry, ForkedChildStartsAfresh) {
     CXTEST_REQUIRE_NETNS();
     cxtest::run_in_netns([] {
-        int s = udp();
+        cxtest::unique_fd s(udp());
         {
             netns_ref r;
             ASSERT_EQ(netns_for_socket(s, r), 0);
@@ -161,7 +162,7 @@ TEST(NetnsRegistry, ForkedChildStartsAfresh) {
         waitpid(pid, &status, 0);
         EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
         EXPECT_EQ(netns_test_count(), 1);
-        ::close(s);
+        s.reset();
     });
 }
 
@@ -169,14 +170,14 @@ TEST(NetnsRegistry, ManyNamespacesAreBoundedAndEvicted) {
     CXTEST_REQUIRE_NETNS();
     cxtest::run_in_netns([] {
         for (int i = 0; i < 40; ++i) {
-            int s = -1;
+            cxtest::unique_fd s;
             std::thread([&] {
                 ASSERT_EQ(unshare(CLONE_NEWNET), 0);
-                s = udp();
+                s.reset(udp());
             }).join();
             netns_ref r;
             ASSERT_EQ(netns_for_socket(s, r), 0) << i;
-            ::close(s);
+            s.reset();
         }
         EXPECT_LE(netns_test_count(), 16);
         // Netlink sockets of evicted namespaces are closed: the fd count stays bounded.

@@ -12,6 +12,7 @@
 
 #include "support/netns.hpp"
 #include "support/udp_util.hpp"
+#include "support/unique_fd.hpp"
 
 namespace {
 
@@ -53,10 +54,10 @@ TEST(OptsAbiNetns, ShortOptsAtTheEndOfAPageIsEinvalWithoutReadingPastSize) {
             void* at = g.tail(size);
             std::memset(at, 0, size);
             std::memcpy(at, &size, sizeof size);
-            int fd = cxtest::udp_socket(AF_INET);
+            cxtest::unique_fd fd(cxtest::udp_socket(AF_INET));
             EXPECT_EQ(call(fd, dst_v4(0, 53), static_cast<connectx_opts*>(at)), EINVAL) << size;
             EXPECT_EQ(cxtest::local_port_of(fd), 0);
-            ::close(fd);
+            fd.reset();
         }
     });
 }
@@ -70,12 +71,12 @@ TEST(OptsAbiNetns, SizesBelowTheFirstLayoutWriteNothingThroughResult) {
             connectx_opts o{};
             o.size = size;
             o.result = &res;
-            int fd = cxtest::udp_socket(AF_INET);
+            cxtest::unique_fd fd(cxtest::udp_socket(AF_INET));
             EXPECT_EQ(call(fd, dst_v4(0, 53), &o), EINVAL) << size;
             const auto* bytes = reinterpret_cast<const unsigned char*>(&res);
             for (size_t i = 0; i < sizeof res; ++i)
                 ASSERT_EQ(bytes[i], 0xaa) << "size " << size << ": result written at byte " << i;
-            ::close(fd);
+            fd.reset();
         }
     });
 }
@@ -90,16 +91,16 @@ TEST(OptsAbiNetns, LargerOptsWithAZeroTailIsAcceptedANonZeroTailIsE2big) {
         o->size = kLarger;
         connectx_result res{};
         o->result = &res;
-        int fd = cxtest::udp_socket(AF_INET);
+        cxtest::unique_fd fd(cxtest::udp_socket(AF_INET));
         EXPECT_EQ(call(fd, dst_v4(0, 53), o), 0);
         EXPECT_EQ(res.technique, CONNECTX_TECH_UDP_ALONE) << "the known fields were read";
-        ::close(fd);
+        fd.reset();
         for (size_t byte : {size_t(kFirstLayout), kLarger - 1}) {
             reinterpret_cast<unsigned char*>(o)[byte] = 1;
-            fd = cxtest::udp_socket(AF_INET);
+            fd.reset(cxtest::udp_socket(AF_INET));
             EXPECT_EQ(call(fd, dst_v4(0, 53), o), E2BIG) << "non-zero byte " << byte;
             EXPECT_EQ(cxtest::local_port_of(fd), 0) << "refused before any side effect";
-            ::close(fd);
+            fd.reset();
             reinterpret_cast<unsigned char*>(o)[byte] = 0;
         }
     });
@@ -118,7 +119,7 @@ TEST(OptsAbiNetns, ResultMayOverlayTheDestinationOrTheSource) {
             connectx_opts o{};
             o.size = sizeof o;
             o.result = &res;
-            int fd = ::socket(AF_INET, type | SOCK_CLOEXEC, 0);
+            cxtest::unique_fd fd(::socket(AF_INET, type | SOCK_CLOEXEC, 0));
             ASSERT_EQ(connectx(fd, reinterpret_cast<sockaddr*>(&res.local), sizeof(sockaddr_in),
                                reinterpret_cast<sockaddr*>(&res.remote), sizeof(sockaddr_in), &o),
                       0)
@@ -130,7 +131,7 @@ TEST(OptsAbiNetns, ResultMayOverlayTheDestinationOrTheSource) {
             EXPECT_EQ(remote->to_string(), dst.to_string());
             EXPECT_EQ(local->ip_string(), "127.0.0.1");
             EXPECT_NE(local->port(), 0);
-            ::close(fd);
+            fd.reset();
             if (l >= 0) ::close(l);
         }
     });

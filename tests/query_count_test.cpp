@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "support/netns.hpp"
+#include "support/unique_fd.hpp"
 
 namespace {
 
@@ -67,7 +68,7 @@ const std::string kNoPortWas = opt("getsockopt", IPPROTO_IP, IP_BIND_ADDRESS_NO_
 
 // connectx() on a fresh socket of `type`; the calls it made on it.
 calls calls_of(int type, const cx::address* src, const cx::address& dst) {
-    int fd = ::socket(dst.family(), type | SOCK_CLOEXEC, 0);
+    cxtest::unique_fd fd(::socket(dst.family(), type | SOCK_CLOEXEC, 0));
     EXPECT_GE(fd, 0);
     g_calls.clear();
     g_watched = fd;
@@ -75,17 +76,17 @@ calls calls_of(int type, const cx::address* src, const cx::address& dst) {
                       nullptr);
     EXPECT_EQ(rc, 0) << strerror(errno);
     g_watched = -1;
-    ::close(fd);
+    fd.reset();
     return g_calls;
 }
 
 // Does the running kernel answer TCP_IS_MPTCP (6.5+)?
 bool kernel_answers_is_mptcp() {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cxtest::unique_fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     int v;
     socklen_t len = sizeof v;
     bool has = ::getsockopt(fd, IPPROTO_TCP, 43, &v, &len) == 0;
-    ::close(fd);
+    fd.reset();
     return has;
 }
 
@@ -101,7 +102,7 @@ TEST(QueryCountNetns, TcpWithSourceIpAsksOneQuestionBeforeBinding) {
     cxtest::run_in_netns([] {
         auto dst = v4("127.0.1.1:8080");
         auto src = v4("127.0.0.1");
-        int l = cxtest::tcp_listener(dst);
+        cxtest::unique_fd l(cxtest::tcp_listener(dst));
         const bool is_mptcp = kernel_answers_is_mptcp();
         std::printf("this kernel %s TCP_IS_MPTCP\n", is_mptcp ? "answers" : "refuses");
         if (!is_mptcp) {
@@ -115,15 +116,15 @@ TEST(QueryCountNetns, TcpWithSourceIpAsksOneQuestionBeforeBinding) {
                       with_source({is_mptcp ? kIsMptcp : kSyncnt}));
 
         // MPTCP answers TCP_SYNCNT on no kernel, and TCP_IS_MPTCP with 1: it is not TCP.
-        int m = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 262 /* IPPROTO_MPTCP */);
+        cxtest::unique_fd m(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 262 /* IPPROTO_MPTCP */));
         if (m >= 0) {
             EXPECT_EQ(connectx(m, src.sa(), src.size(), dst.sa(), dst.size(), nullptr), -1);
             EXPECT_EQ(errno, EPROTOTYPE);
-            ::close(m);
+            m.reset();
         } else {
             std::printf("no MPTCP here: %s\n", strerror(errno));
         }
-        ::close(l);
+        l.reset();
     });
 }
 
@@ -131,11 +132,11 @@ TEST(QueryCountNetns, TcpWithoutSourceChecksTheSocketToo) {
     CXTEST_REQUIRE_NETNS();
     cxtest::run_in_netns([] {
         auto dst = v4("127.0.1.1:8080");
-        int l = cxtest::tcp_listener(dst);
+        cxtest::unique_fd l(cxtest::tcp_listener(dst));
         calls_of(SOCK_STREAM, nullptr, dst);  // on kernels before 6.5, learns TCP_SYNCNT
         calls want{kernel_answers_is_mptcp() ? kIsMptcp : kSyncnt, "getsockname", "connect"};
         EXPECT_EQ(calls_of(SOCK_STREAM, nullptr, dst), want);
-        ::close(l);
+        l.reset();
     });
 }
 
@@ -146,7 +147,7 @@ TEST(QueryCountNetns, EachKindAsksItsOwnQuestionFirst) {
     cxtest::run_in_netns([] {
         auto dst = v4("127.0.1.1:8080");
         auto src = v4("127.0.0.1");
-        int l = cxtest::tcp_listener(dst);
+        cxtest::unique_fd l(cxtest::tcp_listener(dst));
         const bool is_mptcp = kernel_answers_is_mptcp();
 
         calls first_udp = calls_of(SOCK_DGRAM, &src, dst);
@@ -163,7 +164,7 @@ TEST(QueryCountNetns, EachKindAsksItsOwnQuestionFirst) {
                       with_source({kIsMptcp, kProtocol, "getsockname"}));
         }
         EXPECT_EQ(calls_of(SOCK_STREAM, &src, dst), with_source({is_mptcp ? kIsMptcp : kSyncnt}));
-        ::close(l);
+        l.reset();
     });
 }
 

@@ -17,6 +17,7 @@
 #include "support/netns.hpp"
 #include "support/rtnl.hpp"
 #include "support/udp_util.hpp"
+#include "support/unique_fd.hpp"
 
 namespace {
 
@@ -52,7 +53,7 @@ std::string ip_of(const sockaddr_storage& ss) {
 
 // The source connect(2) gives, or the errno.
 std::string plain_source(const socket_setup& s, const cx::address* src, const cx::address& dst) {
-    int fd = make_socket(s);
+    cxtest::unique_fd fd(make_socket(s));
     if (src) {
         EXPECT_EQ(::bind(fd, src->sa(), src->size()), 0) << strerror(errno);
     }
@@ -65,22 +66,22 @@ std::string plain_source(const socket_setup& s, const cx::address* src, const cx
         getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
         out = ip_of(ss);
     }
-    ::close(fd);
+    fd.reset();
     return out;
 }
 
 // The source connectx() gives, or the errno; connectx_source(3) must agree when src is null.
 std::string connectx_source_of(const socket_setup& s, const cx::address* src,
                                const cx::address& dst) {
-    int fd = make_socket(s);
+    cxtest::unique_fd fd(make_socket(s));
     if (!src) {
         sockaddr_storage ss{};
         std::string asked = connectx_source(fd, dst.sa(), dst.size(), &ss) == 0
                                 ? ip_of(ss)
                                 : std::string("errno ") + strerror(errno);
-        int probe = make_socket(s);
+        cxtest::unique_fd probe(make_socket(s));
         std::string plain = plain_source(s, nullptr, dst);
-        ::close(probe);
+        probe.reset();
         EXPECT_EQ(asked, plain) << "connectx_source(3)";
     }
     connectx_result res{};
@@ -94,7 +95,7 @@ std::string connectx_source_of(const socket_setup& s, const cx::address* src,
         out = std::string("errno ") + strerror(errno);
     else
         out = ip_of(res.local);
-    ::close(fd);
+    fd.reset();
     return out;
 }
 
@@ -165,7 +166,7 @@ TEST(RoutePolicyNetns, DscpOwnerAndMarkRulesPickTheSourceConnectPicks) {
 TEST(RoutePolicyNetns, ConnectxSourceRefusesWhatConnectxRefuses) {
     CXTEST_REQUIRE_NETNS();
     cxtest::run_in_netns([] {
-        int fd = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        cxtest::unique_fd fd(::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0));
         sockaddr_storage ss{};
         auto mapped = v4("[::ffff:127.0.1.1]:53");
         ASSERT_EQ(connectx_source(fd, mapped.sa(), mapped.size(), &ss), 0) << strerror(errno);
@@ -175,7 +176,7 @@ TEST(RoutePolicyNetns, ConnectxSourceRefusesWhatConnectxRefuses) {
         EXPECT_EQ(errno, EINVAL) << "a wildcard destination";
         EXPECT_EQ(connectx_source(fd, mapped.sa(), mapped.size(), nullptr), -1);
         EXPECT_EQ(errno, EINVAL);
-        ::close(fd);
+        fd.reset();
         EXPECT_EQ(connectx_source(fd, mapped.sa(), mapped.size(), &ss), -1);
         EXPECT_EQ(errno, EBADF);
         auto r = cx::source_for(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), v4("192.0.2.9:53"));
@@ -189,10 +190,10 @@ TEST(RoutePolicyNetns, ScopedMulticastDestinationKeepsItsScope) {
     opt.dummy = true;
     cxtest::run_in_netns(opt, [] {
         auto group = v4("[ff02::1%dummy0]:5000");
-        int plain = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        cxtest::unique_fd plain(::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0));
         ASSERT_EQ(::connect(plain, group.sa(), group.size()), 0) << strerror(errno);
-        ::close(plain);
-        int fd = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        plain.reset();
+        cxtest::unique_fd fd(::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0));
         connectx_result res{};
         connectx_opts o{};
         o.size = sizeof o;
@@ -207,13 +208,13 @@ TEST(RoutePolicyNetns, ScopedMulticastDestinationKeepsItsScope) {
         socklen_t len = sizeof dev;
         getsockopt(fd, SOL_SOCKET, SO_BINDTOIFINDEX, &dev, &len);
         EXPECT_EQ(unsigned(dev), if_nametoindex("dummy0"));
-        ::close(fd);
+        fd.reset();
         // Without a scope the group names no link: refused like an unscoped link-local address.
         auto unscoped = v4("[ff02::1]:5000");
-        fd = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        fd.reset(::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0));
         EXPECT_EQ(connectx(fd, nullptr, 0, unscoped.sa(), unscoped.size(), nullptr), -1);
         EXPECT_EQ(errno, EINVAL);
-        ::close(fd);
+        fd.reset();
     });
 }
 

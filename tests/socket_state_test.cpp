@@ -19,6 +19,7 @@
 #include "support/netns.hpp"
 #include "support/rtnl.hpp"
 #include "support/udp_util.hpp"
+#include "support/unique_fd.hpp"
 
 #ifndef IP_LOCAL_PORT_RANGE
 #define IP_LOCAL_PORT_RANGE 51
@@ -38,11 +39,11 @@ int int_opt(int fd, int level, int name) {
 }
 
 bool kernel_has_local_port_range() {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cxtest::unique_fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     int v = 0;
     socklen_t len = sizeof v;
     bool has = getsockopt(fd, IPPROTO_IP, IP_LOCAL_PORT_RANGE, &v, &len) == 0;
-    ::close(fd);
+    fd.reset();
     return has;
 }
 
@@ -69,7 +70,7 @@ TEST(SocketStateNetns, TcpFailureLeavesPortRangeAndNoPortAsTheCallerSetThem) {
         auto not_local = v4("10.99.0.1");
         auto dst = cxtest::dst_v4(0, 8080);
         for (int caller_no_port : {0, 1}) {
-            int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            cxtest::unique_fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
             ASSERT_EQ(setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &caller_no_port,
                                  sizeof caller_no_port),
                       0);
@@ -81,7 +82,7 @@ TEST(SocketStateNetns, TcpFailureLeavesPortRangeAndNoPortAsTheCallerSetThem) {
             EXPECT_EQ(int_opt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT), caller_no_port);
             EXPECT_EQ(tcp_connectx(fd, &not_local, dst), EADDRNOTAVAIL) << "without a range";
             EXPECT_EQ(int_opt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT), caller_no_port);
-            ::close(fd);
+            fd.reset();
         }
     });
 }
@@ -104,7 +105,7 @@ TEST(SocketStateNetns, DeviceOfOptsIfindexIsTakenBackAfterEaddrinuse) {
         EXPECT_EQ(int_opt(b, SOL_SOCKET, SO_REUSEADDR), 0);
         // TCP with a fixed port a listener holds.
         auto at = v4("127.0.0.1:5041");
-        int l = cxtest::tcp_listener(at);
+        cxtest::unique_fd l(cxtest::tcp_listener(at));
         int t = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         EXPECT_EQ(tcp_connectx(t, &at, cxtest::dst_v4(0, 6041), &o), EADDRINUSE);
         EXPECT_EQ(int_opt(t, SOL_SOCKET, SO_BINDTOIFINDEX), 0);
@@ -117,13 +118,13 @@ TEST(SocketStateNetns, UdpFixedPortWhoseConnectFailsKeepsTheCallersReuseaddr) {
     CXTEST_REQUIRE_NETNS();
     cxtest::run_in_netns([] {
         for (int caller : {0, 1}) {
-            int fd = udp_socket(AF_INET);
+            cxtest::unique_fd fd(udp_socket(AF_INET));
             ASSERT_EQ(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &caller, sizeof caller), 0);
             auto src = v4("127.0.0.1:5050");
             EXPECT_EQ(udp_connectx(fd, &src, v4("192.0.2.1:53")), ENETUNREACH);
             EXPECT_EQ(int_opt(fd, SOL_SOCKET, SO_REUSEADDR), caller);
             EXPECT_FALSE(cxtest::is_connected(fd));
-            ::close(fd);
+            fd.reset();
         }
     });
 }
@@ -136,18 +137,18 @@ TEST(SocketStateNetns, UdpPerCallRangeHoldsWhenTheNamespaceRangeMovesAway) {
         connectx_opts o = range_opts(40010, 40020, &res);
         std::vector<int> held;
         for (int i = 0; i < 3; ++i) {
-            int fd = udp_socket(AF_INET);
+            cxtest::unique_fd fd(udp_socket(AF_INET));
             ASSERT_EQ(udp_connectx(fd, &ip, cxtest::dst_v4(i, 53), &o), 0);
-            held.push_back(fd);
+            held.push_back(fd.release());
         }
         ASSERT_EQ(cxtest::write_sysctl("net/ipv4/ip_local_port_range", "20000 20011"), 0);
         for (int i = 0; i < 8; ++i) {
-            int fd = udp_socket(AF_INET);
+            cxtest::unique_fd fd(udp_socket(AF_INET));
             int e = udp_connectx(fd, &ip, cxtest::dst_v4(i % 4, 53), &o);
             uint16_t port = cxtest::local_port_of(fd);
             EXPECT_TRUE(e == EAGAIN || (e == 0 && port >= 40010 && port <= 40020))
                 << "errno " << e << ", port " << port;
-            ::close(fd);
+            fd.reset();
         }
         for (int fd : held) ::close(fd);
     });
@@ -162,11 +163,11 @@ TEST(SocketStateNetns, TcpPerCallRangeIntersectsTheSocketsOwn) {
             return;
         }
         auto dst = cxtest::dst_v4(0, 8080);
-        int l = cxtest::tcp_listener(dst);
+        cxtest::unique_fd l(cxtest::tcp_listener(dst));
         const int own = 40003 << 16 | 40000;
         std::vector<int> held;
         for (int i = 0; i < 5; ++i) {
-            int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            cxtest::unique_fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
             ASSERT_EQ(setsockopt(fd, IPPROTO_IP, IP_LOCAL_PORT_RANGE, &own, sizeof own), 0);
             connectx_opts o = range_opts(40000, 40050);
             auto ip = v4("127.0.0.1");
@@ -176,14 +177,14 @@ TEST(SocketStateNetns, TcpPerCallRangeIntersectsTheSocketsOwn) {
                 ASSERT_EQ(e, 0) << strerror(e);
                 uint16_t port = cxtest::local_port_of(fd);
                 EXPECT_TRUE(port >= 40000 && port <= 40003) << port;
-                held.push_back(fd);
+                held.push_back(fd.release());
             } else {
                 EXPECT_EQ(e, EADDRNOTAVAIL) << "the socket's own four ports are taken";
-                ::close(fd);
+                fd.reset();
             }
         }
         for (int fd : held) ::close(fd);
-        ::close(l);
+        l.reset();
     });
 }
 
@@ -194,8 +195,8 @@ TEST(SocketStateNetns, TcpRangeFailsClosedWhenTheNamespaceStateCannotBeHad) {
         ASSERT_EQ(cxtest::write_sysctl("net/ipv4/ip_local_reserved_ports", "40010-40014,40016-40020"),
                   0);
         auto dst = cxtest::dst_v4(0, 8080);
-        int l = cxtest::tcp_listener(dst);
-        int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        cxtest::unique_fd l(cxtest::tcp_listener(dst));
+        cxtest::unique_fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
         // Explicit ports, the path that reads the reserved list itself.
         connectx_opts o = range_opts(40010, 40020);
         o.flags = CONNECTX_F_EXPLICIT_PORTS;
@@ -216,8 +217,8 @@ TEST(SocketStateNetns, TcpRangeFailsClosedWhenTheNamespaceStateCannotBeHad) {
         ASSERT_EQ(waitpid(pid, &status, 0), pid);
         EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
             << "picked a reserved port or failed otherwise";
-        ::close(fd);
-        ::close(l);
+        fd.reset();
+        l.reset();
     });
 }
 
@@ -233,17 +234,17 @@ TEST(SocketStateNetns, UdpWithBindAddressNoPortReachesTheWholeRange) {
         auto ip = v4("127.0.0.1");
         for (int d = 0; d < 2; ++d) {
             for (int i = 0; i < 16; ++i) {
-                int fd = udp_socket(AF_INET);
+                cxtest::unique_fd fd(udp_socket(AF_INET));
                 int one = 1;
                 ASSERT_EQ(setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one), 0);
                 ASSERT_EQ(udp_connectx(fd, d ? nullptr : &ip, cxtest::dst_v4(d, 53)), 0)
                     << "destination " << d << ", flow " << i;
                 EXPECT_EQ(int_opt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT), 1);
-                held.push_back(fd);
+                held.push_back(fd.release());
             }
-            int fd = udp_socket(AF_INET);
+            cxtest::unique_fd fd(udp_socket(AF_INET));
             EXPECT_EQ(udp_connectx(fd, &ip, cxtest::dst_v4(d, 53)), EAGAIN);
-            ::close(fd);
+            fd.reset();
         }
         EXPECT_TRUE(cxtest::duplicate_tuples(cxtest::dump_udp_sockets()).empty());
         for (int fd : held) ::close(fd);
@@ -259,7 +260,7 @@ TEST(SocketStateNetns, IfindexIsLookedUpWhereTheSocketLives) {
     cxtest::run_in_netns(opt, [] {
         ASSERT_EQ(cxtest::add_address("dummy0", "10.9.0.1", 24), 0);
         const int dummy = int(if_nametoindex("dummy0"));
-        int fd = udp_socket(AF_INET);
+        cxtest::unique_fd fd(udp_socket(AF_INET));
         int other = udp_socket(AF_INET);
         int tcp = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         ASSERT_EQ(unshare(CLONE_NEWNET), 0) << "the caller moves to a namespace with lo only";

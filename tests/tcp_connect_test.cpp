@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "support/netns.hpp"
+#include "support/unique_fd.hpp"
 
 #ifndef IP_LOCAL_PORT_RANGE
 #define IP_LOCAL_PORT_RANGE 51
@@ -75,10 +76,10 @@ std::pair<int, int> fill(const cx::address* src, Dst dst_of, std::vector<attempt
 }
 
 bool kernel_has_local_port_range() {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cxtest::unique_fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     uint32_t v = (40001u << 16) | 40000u;
     bool ok = setsockopt(fd, IPPROTO_IP, IP_LOCAL_PORT_RANGE, &v, sizeof v) == 0;
-    ::close(fd);
+    fd.reset();
     return ok;
 }
 
@@ -90,13 +91,13 @@ TEST(TcpConnectxNetns, BindBeforeConnectStopsAtRangeWithEaddrinuse) {
         std::vector<int> fds;
         int err = 0;
         for (int i = 0; i < 1000 && !err; ++i) {
-            int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            cxtest::unique_fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
             auto dst = dst_v4(i % 4, kPort);
             if (::bind(fd, src.sa(), src.size()) < 0 || ::connect(fd, dst.sa(), dst.size()) < 0) {
                 err = errno;
-                ::close(fd);
+                fd.reset();
             } else {
-                fds.push_back(fd);
+                fds.push_back(fd.release());
             }
         }
         EXPECT_EQ(fds.size(), 64u) << "the range is 64 ports, whatever the destinations";
@@ -184,7 +185,7 @@ TEST(TcpConnectxNetns, BoundUnconnectedSocketKeepsItsPort) {
         int holder = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         ASSERT_EQ(::bind(holder, held.sa(), held.size()), 0);
         // An explicit request for the held port fails at bind, leaving the socket untouched.
-        int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        cxtest::unique_fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
         auto dst = dst_v4(0, kPort);
         EXPECT_EQ(connectx(fd, held.sa(), held.size(), dst.sa(), dst.size(), nullptr), -1);
         EXPECT_EQ(errno, EADDRINUSE);
@@ -196,7 +197,7 @@ TEST(TcpConnectxNetns, BoundUnconnectedSocketKeepsItsPort) {
         len = sizeof self;
         getsockname(fd, reinterpret_cast<sockaddr*>(&self), &len);
         EXPECT_EQ(self.sin_port, 0) << "still unbound";
-        ::close(fd);
+        fd.reset();
         // Automatic choice never takes it either.
         auto src = v4("127.0.0.1");
         std::vector<attempt> open;
@@ -399,12 +400,12 @@ TEST(TcpConnectxNetns, Ipv4MappedOnDualStackSocket) {
         auto mapped_same = v4("[::ffff:127.0.0.1]:40051");
         EXPECT_EQ(open_tcp(&mapped_same, dst).err, EADDRNOTAVAIL);
 
-        int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        cxtest::unique_fd fd(::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
         int one = 1;
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
         EXPECT_EQ(connectx(fd, nullptr, 0, dst.sa(), dst.size(), nullptr), -1);
         EXPECT_EQ(errno, EAFNOSUPPORT) << "IPV6_V6ONLY is respected";
-        ::close(fd);
+        fd.reset();
         auto native6 = v4("2001:db8::1");
         EXPECT_EQ(open_tcp(&native6, dst).err, EAFNOSUPPORT) << "mapped dst, native source";
     });
@@ -444,19 +445,19 @@ TEST(TcpConnectxNetns, CxxApiReportsTheConnection) {
     CXTEST_REQUIRE_NETNS();
     cxtest::run_in_netns([] {
         auto ls = listeners(1);
-        int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        cxtest::unique_fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
         auto c = cx::connect(fd, v4("127.0.0.1:40060"), dst_v4(0, kPort));
         ASSERT_TRUE(c) << c.error().message();
         EXPECT_EQ(c->local.to_string(), "127.0.0.1:40060");
         EXPECT_EQ(c->remote, dst_v4(0, kPort));
         EXPECT_EQ(c->technique, cx::technique::reuseaddr);
         EXPECT_EQ(cx::to_string(c->technique), "reuseaddr");
-        int fd2 = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        cxtest::unique_fd fd2(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
         auto again = cx::connect(fd2, v4("127.0.0.1:40060"), dst_v4(0, kPort));
         ASSERT_FALSE(again);
         EXPECT_EQ(again.error(), std::error_code(EADDRNOTAVAIL, std::system_category()));
-        ::close(fd);
-        ::close(fd2);
+        fd.reset();
+        fd2.reset();
     });
 }
 

@@ -15,6 +15,7 @@
 
 #include "support/netns.hpp"
 #include "support/udp_util.hpp"
+#include "support/unique_fd.hpp"
 
 namespace {
 
@@ -44,28 +45,28 @@ void expect_no_duplicates() {
 TEST(UdpDuplicateNetns, MappedWildcardSourceCannotTakeAnIpv4Flow) {
     CXTEST_REQUIRE_NETNS();
     cxtest::run_in_netns([] {
-        int a = udp_socket(AF_INET);
+        cxtest::unique_fd a(udp_socket(AF_INET));
         auto a_src = v4("127.0.0.1:5002");
         ASSERT_EQ(udp_connectx(a, &a_src, v4("127.0.1.1:7002")), 0);
-        int b = dual_stack_socket();
+        cxtest::unique_fd b(dual_stack_socket());
         auto b_src = v4("[::ffff:0.0.0.0]:5002");
         EXPECT_EQ(udp_connectx(b, &b_src, v4("[::ffff:127.0.1.1]:7002")), EADDRINUSE);
         EXPECT_FALSE(cxtest::is_connected(b));
-        ::close(b);
+        b.reset();
         // The same through a port search whose only port is A's: nothing is left.
-        b = dual_stack_socket();
+        b.reset(dual_stack_socket());
         auto any = v4("::ffff:0.0.0.0");
         connectx_opts one{};
         one.size = sizeof one;
         one.port_lo = one.port_hi = 5002;
         EXPECT_EQ(udp_connectx(b, &any, v4("[::ffff:127.0.1.1]:7002"), &one), EAGAIN);
-        ::close(b);
+        b.reset();
         // The IPv4 wildcard fits IPv4 destinations only.
-        b = dual_stack_socket();
+        b.reset(dual_stack_socket());
         EXPECT_EQ(udp_connectx(b, &any, v4("[2001:db8::1:1]:7002")), EAFNOSUPPORT);
-        ::close(b);
+        b.reset();
         expect_no_duplicates();
-        ::close(a);
+        a.reset();
     });
 }
 
@@ -73,12 +74,12 @@ TEST(UdpDuplicateNetns, MappedWildcardDestinationIsEinvalForUdpAndTcp) {
     CXTEST_REQUIRE_NETNS();
     cxtest::run_in_netns([] {
         for (int type : {SOCK_DGRAM, SOCK_STREAM}) {
-            int fd = dual_stack_socket(type);
+            cxtest::unique_fd fd(dual_stack_socket(type));
             auto any = v4("[::ffff:0.0.0.0]:7002");
             EXPECT_EQ(connectx(fd, nullptr, 0, any.sa(), any.size(), nullptr), -1);
             EXPECT_EQ(errno, EINVAL);
             EXPECT_FALSE(cxtest::is_connected(fd));
-            ::close(fd);
+            fd.reset();
         }
     });
 }
@@ -99,7 +100,7 @@ std::string outcome(int family, int type, const cx::address* src, const cx::addr
 TEST(UdpDuplicateNetns, SpecialAddressesAnswerTheSameInBothForms) {
     CXTEST_REQUIRE_NETNS();
     cxtest::run_in_netns([] {
-        int l = cxtest::tcp_listener(v4("127.0.1.1:7003"));
+        cxtest::unique_fd l(cxtest::tcp_listener(v4("127.0.1.1:7003")));
         const char* specials[] = {"0.0.0.0", "255.255.255.255", "224.0.0.251", "127.0.0.1"};
         for (int type : {SOCK_DGRAM, SOCK_STREAM}) {
             for (const char* ip : specials) {
@@ -116,7 +117,7 @@ TEST(UdpDuplicateNetns, SpecialAddressesAnswerTheSameInBothForms) {
             auto group = v4("224.0.0.251");
             EXPECT_EQ(outcome(AF_INET, type, &group, v4("127.0.1.1:7003")), "EINVAL");
         }
-        ::close(l);
+        l.reset();
     });
 }
 
@@ -133,7 +134,7 @@ void device_case(int first_dev, int second_dev, uint16_t port) {
         if (how == 2) {
             EXPECT_EQ(setsockopt(fd, SOL_SOCKET, SO_BINDTOIFINDEX, &lo, sizeof lo), 0);
         }
-        return std::make_pair(fd, udp_connectx(fd, &src, dst, &o));
+        return std::make_pair(cxtest::unique_fd(fd), udp_connectx(fd, &src, dst, &o));
     };
     auto [a, ea] = connect_one(first_dev);
     ASSERT_EQ(ea, 0);
@@ -145,8 +146,8 @@ void device_case(int first_dev, int second_dev, uint16_t port) {
     getsockopt(b, SOL_SOCKET, SO_BINDTOIFINDEX, &dev, &len);
     EXPECT_EQ(dev, second_dev == 2 ? lo : 0) << "the device as it was";
     expect_no_duplicates();
-    ::close(a);
-    ::close(b);
+    a.reset();
+    b.reset();
 }
 
 TEST(UdpDuplicateNetns, DeviceBoundAndUnboundFlowsNeverShareATupleInEitherOrder) {
@@ -171,16 +172,16 @@ TEST(UdpDuplicateNetns, SearchNextToDeviceBoundFlowsStopsAtTheRange) {
         auto dst = v4("127.0.1.1:53");
         std::vector<int> held;
         for (int i = 0; i < 8; ++i) {
-            int fd = udp_socket(AF_INET);
+            cxtest::unique_fd fd(udp_socket(AF_INET));
             connectx_opts o = on_device(i % 2 ? lo : 0);
             ASSERT_EQ(udp_connectx(fd, &ip, dst, &o), 0) << i;
-            held.push_back(fd);
+            held.push_back(fd.release());
         }
         for (int dev : {0, lo}) {
-            int fd = udp_socket(AF_INET);
+            cxtest::unique_fd fd(udp_socket(AF_INET));
             connectx_opts o = on_device(dev);
             EXPECT_EQ(udp_connectx(fd, &ip, dst, &o), EAGAIN) << "device " << dev;
-            ::close(fd);
+            fd.reset();
         }
         expect_no_duplicates();
         for (int fd : held) ::close(fd);
@@ -197,9 +198,9 @@ TEST(UdpDuplicateNetns, LinkLocalScopeAndBoundDeviceAreTheSameTie) {
         const int dummy = int(if_nametoindex("dummy0"));
         auto src = v4("[fe80::1%dummy0]:5030");
         auto dst = v4("[fe80::2%dummy0]:6030");
-        int a = udp_socket(AF_INET6);
+        cxtest::unique_fd a(udp_socket(AF_INET6));
         ASSERT_EQ(udp_connectx(a, &src, dst), 0);
-        int b = udp_socket(AF_INET6);
+        cxtest::unique_fd b(udp_socket(AF_INET6));
         ASSERT_EQ(setsockopt(b, SOL_SOCKET, SO_BINDTOIFINDEX, &dummy, sizeof dummy), 0);
         EXPECT_EQ(udp_connectx(b, &src, dst), EADDRINUSE);
         connectx_opts o = on_device(dummy);

@@ -20,6 +20,7 @@
 #include "netns_registry.hpp"
 #include "support/netns.hpp"
 #include "support/udp_util.hpp"
+#include "support/unique_fd.hpp"
 
 namespace {
 
@@ -98,13 +99,13 @@ int connectx_against(reply how, const char* src_text, bool answered_before = fal
     int holder = cxtest::udp_bound(held, true);
     EXPECT_EQ(::connect(holder, dst_v4(2, 5353).sa(), dst_v4(2, 5353).size()), 0);
     if (answered_before) {  // a real lookup first: the namespace's udp_diag is known to answer
-        int warm = udp_socket(AF_INET);
+        cxtest::unique_fd warm(udp_socket(AF_INET));
         EXPECT_EQ(udp_connectx(warm, &src, dst_v4(3, 5353)), 0);
-        ::close(warm);
+        warm.reset();
     }
     int sp[2];
     EXPECT_EQ(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sp), 0);
-    int fd = udp_socket(AF_INET);
+    cxtest::unique_fd fd(udp_socket(AF_INET));
     EXPECT_EQ(cx::detail::netns_test_inject(fd, NETLINK_SOCK_DIAG, sp[0], kFakePortid), 0);
     std::thread kernel(fake_kernel, sp[1], how);
     int e = udp_connectx(fd, &src, dst_v4(0, 5353));
@@ -112,7 +113,7 @@ int connectx_against(reply how, const char* src_text, bool answered_before = fal
     EXPECT_FALSE(cxtest::is_connected(fd)) << "association left after failure";
     bool locked = cxtest::local_port_of(fd) != 0 && cxtest::reuseaddr_of(fd) == 0;
     EXPECT_FALSE(locked) << "port left locked after failure";
-    ::close(fd);
+    fd.reset();
     ::close(sp[1]);
     ::close(holder);
     return e;
@@ -121,7 +122,7 @@ int connectx_against(reply how, const char* src_text, bool answered_before = fal
 TEST(UdpFailClosed, NoFdForNetlinkGivesEmfileAndTouchesNothing) {
     CXTEST_REQUIRE_NETNS();
     cxtest::run_in_netns([] {
-        int fd = udp_socket(AF_INET);
+        cxtest::unique_fd fd(udp_socket(AF_INET));
         rlimit old{};
         getrlimit(RLIMIT_NOFILE, &old);
         rlimit lim = old;
@@ -140,7 +141,7 @@ TEST(UdpFailClosed, NoFdForNetlinkGivesEmfileAndTouchesNothing) {
         EXPECT_EQ(cxtest::reuseaddr_of(fd), 0);
         // With fds available again, the same socket connects.
         EXPECT_EQ(udp_connectx(fd, &src, dst_v4(0, 5353)), 0);
-        ::close(fd);
+        fd.reset();
     });
 }
 
@@ -198,9 +199,9 @@ TEST(UdpFailClosed, BrokenSocketIsNotReusedByTheNextCall) {
         EXPECT_EQ(connectx_against(reply::silence, "127.0.0.1"), ETIMEDOUT);
         // The fake was discarded: the next call opens a real netlink socket and succeeds.
         auto src = v4("127.0.0.1");
-        int fd = udp_socket(AF_INET);
+        cxtest::unique_fd fd(udp_socket(AF_INET));
         EXPECT_EQ(udp_connectx(fd, &src, dst_v4(1, 5353)), 0);
-        ::close(fd);
+        fd.reset();
     });
 }
 

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "support/netns.hpp"
+#include "support/unique_fd.hpp"
 
 namespace {
 
@@ -57,13 +58,13 @@ TEST_P(BadInput, EveryCaseHasItsErrnoAndLeavesTheSocketAlone) {
         // The namespace's state (netlink sockets, sysctl files) is kept for later calls, not
         // leaked: a first call makes it, so that each case below can count fds.
         {
-            int warm = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+            cxtest::unique_fd warm(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
             ASSERT_EQ(connectx(warm, nullptr, 0, dst4.sa(), dst4.size(), nullptr), 0)
                 << strerror(errno);
-            close(warm);
+            warm.reset();
         }
-        int s4 = ::socket(AF_INET, type | SOCK_CLOEXEC, 0);
-        int s6 = ::socket(AF_INET6, type | SOCK_CLOEXEC, 0);
+        cxtest::unique_fd s4(::socket(AF_INET, type | SOCK_CLOEXEC, 0));
+        cxtest::unique_fd s6(::socket(AF_INET6, type | SOCK_CLOEXEC, 0));
 
         EXPECT_EQ(errno_of({-1, nullptr, 0, dst4.sa(), dst4.size()}), EBADF);
         EXPECT_EQ(errno_of({12345, nullptr, 0, dst4.sa(), dst4.size()}), EBADF);
@@ -72,13 +73,13 @@ TEST_P(BadInput, EveryCaseHasItsErrnoAndLeavesTheSocketAlone) {
         EXPECT_EQ(errno_of({pipefd[0], nullptr, 0, dst4.sa(), dst4.size()}), ENOTSOCK);
         close(pipefd[0]);
         close(pipefd[1]);
-        int unix_fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        cxtest::unique_fd unix_fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
         EXPECT_EQ(errno_of({unix_fd, nullptr, 0, dst4.sa(), dst4.size()}), EAFNOSUPPORT);
-        close(unix_fd);
-        int raw = ::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
+        unix_fd.reset();
+        cxtest::unique_fd raw(::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP));
         ASSERT_GE(raw, 0) << strerror(errno);
         EXPECT_EQ(errno_of({raw, nullptr, 0, dst4.sa(), dst4.size()}), EPROTOTYPE);
-        close(raw);
+        raw.reset();
 
         // Destination.
         EXPECT_EQ(errno_of({s4, nullptr, 0, nullptr, 0}), EINVAL);
@@ -150,8 +151,8 @@ TEST_P(BadInput, EveryCaseHasItsErrnoAndLeavesTheSocketAlone) {
         auto some = v4("127.0.0.1:40001");
         ASSERT_EQ(::bind(s4, some.sa(), some.size()), 0);
         EXPECT_EQ(errno_of({s4, nullptr, 0, dst4.sa(), dst4.size()}), EINVAL);
-        close(s4);
-        close(s6);
+        s4.reset();
+        s6.reset();
     });
 }
 
@@ -185,14 +186,14 @@ TEST(BadInputNetns, TcpWithSourceIpRefusesTheWrongSocketAndLeavesItAsItWas) {
                 ->to_string(with_port);
         };
 
-        int s4 = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        int s6 = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        cxtest::unique_fd s4(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        cxtest::unique_fd s6(::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
         EXPECT_EQ(refused(s6, src4, dst4), EAFNOSUPPORT);
         EXPECT_EQ(refused(s4, src6, dst6), EAFNOSUPPORT);
         auto mapped_src = v4("::ffff:127.0.0.1");
         auto mapped_dst = v4("[::ffff:127.0.1.1]:8080");
         EXPECT_EQ(refused(s4, mapped_src, mapped_dst), EAFNOSUPPORT);
-        for (int fd : {s4, s6}) {
+        for (int fd : {s4.get(), s6.get()}) {
             expect_untouched(fd);
             expect_no_bind_option_left(fd);
         }
@@ -203,29 +204,29 @@ TEST(BadInputNetns, TcpWithSourceIpRefusesTheWrongSocketAndLeavesItAsItWas) {
         EXPECT_EQ(refused(s4, src4, dst4), EINVAL);
         expect_no_bind_option_left(s4);
         EXPECT_EQ(local_of(s4, true), "127.0.0.2:40001");
-        close(s4);
-        close(s6);
+        s4.reset();
+        s6.reset();
 
-        int l = cxtest::tcp_listener(dst4);
+        cxtest::unique_fd l(cxtest::tcp_listener(dst4));
         EXPECT_EQ(refused(l, src4, dst4), EINVAL) << "a listener";
-        int c = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        cxtest::unique_fd c(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
         ASSERT_EQ(::connect(c, dst4.sa(), dst4.size()), 0);
         EXPECT_EQ(refused(c, src4, dst4), EISCONN);
-        close(c);
+        c.reset();
 
         // Raw sockets of the TCP and UDP protocols are not TCP or UDP sockets.
         for (int proto : {IPPROTO_TCP, IPPROTO_UDP}) {
-            int raw = ::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, proto);
+            cxtest::unique_fd raw(::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, proto));
             ASSERT_GE(raw, 0) << strerror(errno);
             EXPECT_EQ(refused(raw, src4, dst4), EPROTOTYPE) << proto;
             EXPECT_EQ(errno_of({raw, nullptr, 0, dst4.sa(), dst4.size()}), EPROTOTYPE) << proto;
-            close(raw);
+            raw.reset();
         }
         // MPTCP answers IPPROTO_TCP's options too, but is not TCP (where the kernel has it).
-        int m = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 262 /* IPPROTO_MPTCP */);
+        cxtest::unique_fd m(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 262 /* IPPROTO_MPTCP */));
         if (m >= 0) {
             EXPECT_EQ(refused(m, src4, dst4), EPROTOTYPE);
-            close(m);
+            m.reset();
         }
 
         // Bound to an address alone (IP_BIND_ADDRESS_NO_PORT, port 0): a TCP socket passes,
@@ -241,25 +242,25 @@ TEST(BadInputNetns, TcpWithSourceIpRefusesTheWrongSocketAndLeavesItAsItWas) {
             return fd;
         };
         for (int before : {SOCK_STREAM, SOCK_DGRAM}) {
-            int prev = ::socket(AF_INET, before | SOCK_CLOEXEC, 0);
+            cxtest::unique_fd prev(::socket(AF_INET, before | SOCK_CLOEXEC, 0));
             auto port0 = v4("127.0.1.1:0");
             EXPECT_EQ(errno_of({prev, nullptr, 0, port0.sa(), port0.size()}), EINVAL);
-            close(prev);
+            prev.reset();
 
-            int a = bound_to_address(SOCK_STREAM, "127.0.0.3");
+            cxtest::unique_fd a(bound_to_address(SOCK_STREAM, "127.0.0.3"));
             EXPECT_EQ(refused(a, src4, dst4), 0) << before;
             EXPECT_EQ(local_of(a, false), "127.0.0.1");
-            close(a);
-            a = bound_to_address(SOCK_STREAM, "127.0.0.3");
+            a.reset();
+            a.reset(bound_to_address(SOCK_STREAM, "127.0.0.3"));
             EXPECT_EQ(errno_of({a, nullptr, 0, dst4.sa(), dst4.size()}), 0) << before;
             EXPECT_EQ(local_of(a, false), "127.0.0.3");
-            close(a);
+            a.reset();
         }
-        int u = bound_to_address(SOCK_DGRAM, "127.0.0.3");
+        cxtest::unique_fd u(bound_to_address(SOCK_DGRAM, "127.0.0.3"));
         EXPECT_EQ(refused(u, src4, dst4), EINVAL);
         EXPECT_EQ(errno_of({u, nullptr, 0, dst4.sa(), dst4.size()}), EINVAL);
-        close(u);
-        close(l);
+        u.reset();
+        l.reset();
     });
 }
 
@@ -267,16 +268,16 @@ TEST(BadInputNetns, ConnectedSocketGetsEisconn) {
     CXTEST_REQUIRE_NETNS();
     cxtest::run_in_netns([] {
         auto dst = v4("127.0.1.1:8080");
-        int l = cxtest::tcp_listener(dst);
-        int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        cxtest::unique_fd l(cxtest::tcp_listener(dst));
+        cxtest::unique_fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
         ASSERT_EQ(::connect(fd, dst.sa(), dst.size()), 0);
         EXPECT_EQ(errno_of({fd, nullptr, 0, dst.sa(), dst.size()}), EISCONN);
-        int u = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        cxtest::unique_fd u(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
         ASSERT_EQ(::connect(u, dst.sa(), dst.size()), 0);
         EXPECT_EQ(errno_of({u, nullptr, 0, dst.sa(), dst.size()}), EISCONN);
-        close(fd);
-        close(u);
-        close(l);
+        fd.reset();
+        u.reset();
+        l.reset();
     });
 }
 
