@@ -75,16 +75,20 @@ constexpr uint32_t kMaxCgroupProgs = 64;
 // A guard program uses one map; leave room for a future one or two.
 constexpr uint32_t kMaxProgMaps = 8;
 
-// The entry points below return a result >= 0 or -errno; the C wrappers set errno only after
-// every local (fds, links, skeleton) has been destroyed, so no cleanup can clobber it.
-int c_result(int rc) noexcept {
-    if (rc >= 0) return rc;
-    errno = -rc;
+// Whether an attach or detach changed the cgroup: the C API's 1 or 0. Not an errno.
+enum class guard_change { none = 0, changed = 1 };
+
+// The entry points below return 0 or a positive errno, and report the change apart; the C
+// wrappers set errno only after every local (fds, links, skeleton) has been destroyed, so no
+// cleanup can clobber it.
+int c_result(int e, guard_change change = guard_change::none) noexcept {
+    if (e == 0) return static_cast<int>(change);
+    errno = e;
     return -1;
 }
 
 // libbpf returns -errno from int calls and NULL + errno from pointer calls (1.0 semantics).
-int bpf_err(int rc) noexcept {
+[[nodiscard]] int bpf_err(int rc) noexcept {
     return rc < 0 ? -rc : 0;
 }
 
@@ -347,119 +351,133 @@ struct connectx_guard {
 namespace cx::detail {
 namespace {
 
-int attach(const char* cgroup, const connectx_guard_opts* opts, connectx_guard** out) noexcept {
+// Loads the guard and attaches the programs of `missing_mask` to `cg`, pinning each link in `pd`
+// when there is one (recorded in `rb`). The handle, if asked for, gets the skeleton and links.
+int attach_missing(const cgroup_dir& cg, const pin_dir& pd, uint32_t missing_mask,
+                   pin_rollback& rb, connectx_guard** out) noexcept {
+    skeleton_ptr skel(connectx_guard_bpf__open());
+    if (!skel) return errno;
+    if (int e = bpf_err(connectx_guard_bpf__load(skel.get()))) return e;
+    link_ptr links[kKindCount];
+    for (int i = 0; i < kKindCount; ++i) {
+        if (!(missing_mask & kKinds[i].bit)) continue;
+        links[i].reset(bpf_program__attach_cgroup(program(*skel, i), cg.fd.get()));
+        if (!links[i]) return errno;  // links made so far close, hence detach, here
+        if (!pd) continue;
+        if (int e = pin_path(pd, cg.id, kKinds[i], rb.paths[rb.count])) return e;
+        if (int e = bpf_err(bpf_link__pin(links[i].get(), rb.paths[rb.count]))) return e;
+        ++rb.count;
+    }
+    if (out) {
+        auto* g = new (std::nothrow) connectx_guard;
+        if (!g) return ENOMEM;
+        g->skel = std::move(skel);
+        for (int i = 0; i < kKindCount; ++i) g->links[i] = std::move(links[i]);
+        *out = g;
+    }
+    rb.committed = true;  // pinned links survive the skeleton and link fds closing below
+    return 0;
+}
+
+int attach(const char* cgroup, const connectx_guard_opts* opts, connectx_guard** out,
+           guard_change& change) noexcept {
+    change = guard_change::none;
     uint32_t flags = 0;
     const char* pin = nullptr;
-    if (int e = parse_opts(opts, flags, pin)) return -e;
-    if (!out && !pin) return -EINVAL;
+    if (int e = parse_opts(opts, flags, pin)) return e;
+    if (!out && !pin) return EINVAL;
     cgroup_dir cg;
-    if (int e = open_cgroup(cgroup, cg)) return -e;
-    if (cg.root && !(flags & CONNECTX_GUARD_F_FORCE_ROOT)) return -EPERM;
+    if (int e = open_cgroup(cgroup, cg)) return e;
+    if (cg.root && !(flags & CONNECTX_GUARD_F_FORCE_ROOT)) return EPERM;
     pin_dir pd;
-    if (int e = open_pin_dir(pin, (flags & CONNECTX_GUARD_F_MOUNT_BPFFS) != 0, pd)) return -e;
-    if (int e = lock_cgroup(cg)) return -e;
+    if (int e = open_pin_dir(pin, (flags & CONNECTX_GUARD_F_MOUNT_BPFFS) != 0, pd)) return e;
+    if (int e = lock_cgroup(cg)) return e;
 
     uint32_t present[kKindCount];
-    if (int e = query_guard_progs(cg, present)) return -e;
+    if (int e = query_guard_progs(cg, present)) return e;
     uint32_t present_mask = 0, missing_mask = 0;
     for (int i = 0; i < kKindCount; ++i)
         (present[i] ? present_mask : missing_mask) |= kKinds[i].bit;
     pin_rollback rb;
     if (pd) {
         for (int i = 0; i < kKindCount; ++i)
-            if (int e = check_pin(pd, cg, kKinds[i])) return -e;
-        if (int e = pin_existing(pd, cg, present_mask, rb)) return -e;
+            if (int e = check_pin(pd, cg, kKinds[i])) return e;
+        if (int e = pin_existing(pd, cg, present_mask, rb)) return e;
     }
     if (!missing_mask) {
         rb.committed = true;
         return 0;
     }
-
-    skeleton_ptr skel(connectx_guard_bpf__open());
-    if (!skel) return -errno;
-    if (int e = bpf_err(connectx_guard_bpf__load(skel.get()))) return -e;
-    link_ptr links[kKindCount];
-    for (int i = 0; i < kKindCount; ++i) {
-        if (!(missing_mask & kKinds[i].bit)) continue;
-        links[i].reset(bpf_program__attach_cgroup(program(*skel, i), cg.fd.get()));
-        if (!links[i]) return -errno;  // links made so far close, hence detach, here
-        if (!pd) continue;
-        if (int e = pin_path(pd, cg.id, kKinds[i], rb.paths[rb.count])) return -e;
-        if (int e = bpf_err(bpf_link__pin(links[i].get(), rb.paths[rb.count]))) return -e;
-        ++rb.count;
-    }
-    if (out) {
-        auto* g = new (std::nothrow) connectx_guard;
-        if (!g) return -ENOMEM;
-        g->skel = std::move(skel);
-        for (int i = 0; i < kKindCount; ++i) g->links[i] = std::move(links[i]);
-        *out = g;
-    }
-    rb.committed = true;  // pinned links survive the skeleton and link fds closing below
-    return 1;
+    if (int e = attach_missing(cg, pd, missing_mask, rb, out)) return e;
+    change = guard_change::changed;
+    return 0;
 }
 
-int detach(const char* cgroup, const connectx_guard_opts* opts) noexcept {
-    uint32_t flags = 0;
-    const char* pin = nullptr;
-    if (int e = parse_opts(opts, flags, pin)) return -e;
-    cgroup_dir cg;
-    if (int e = open_cgroup(cgroup, cg)) return -e;
-    pin_dir pd;
-    if (int e = open_pin_dir(pin, false, pd)) return -e;
-    if (int e = lock_cgroup(cg)) return -e;
-
-    int changed = 0;
+// Detaches every guard program from `cg` (links and link-less attachments alike).
+int detach_programs(const cgroup_dir& cg, guard_change& change) noexcept {
     // BPF_LINK_DETACH cuts the link from the cgroup now, even while another process (or a pin)
     // still holds it: that holder is left with a defunct link.
     if (int e = for_each_guard_link(cg, [&](int link_fd, int) {
             if (int err = bpf_err(bpf_link_detach(link_fd))) return err;
-            changed = 1;
+            change = guard_change::changed;
             return 0;
         }))
-        return -e;
+        return e;
     // A guard program attached without a link (e.g. `bpftool cgroup attach ... multi`).
     uint32_t ids[kKindCount];
-    if (int e = query_guard_progs(cg, ids)) return -e;
+    if (int e = query_guard_progs(cg, ids)) return e;
     for (int i = 0; i < kKindCount; ++i) {
         if (!ids[i]) continue;
         unique_fd prog(bpf_prog_get_fd_by_id(ids[i]));
-        if (!prog) return -errno;
-        if (int e = bpf_err(bpf_prog_detach2(prog.get(), cg.fd.get(), kKinds[i].type))) return -e;
-        changed = 1;
+        if (!prog) return errno;
+        if (int e = bpf_err(bpf_prog_detach2(prog.get(), cg.fd.get(), kKinds[i].type))) return e;
+        change = guard_change::changed;
     }
-    if (pd) {
-        for (int i = 0; i < kKindCount; ++i) {
-            if (::unlinkat(pd.fd.get(), pin_name(cg.id, kKinds[i]).name, 0) == 0)
-                changed = 1;
-            else if (errno != ENOENT)
-                return -errno;
-        }
+    return 0;
+}
+
+int detach(const char* cgroup, const connectx_guard_opts* opts, guard_change& change) noexcept {
+    change = guard_change::none;
+    uint32_t flags = 0;
+    const char* pin = nullptr;
+    if (int e = parse_opts(opts, flags, pin)) return e;
+    cgroup_dir cg;
+    if (int e = open_cgroup(cgroup, cg)) return e;
+    pin_dir pd;
+    if (int e = open_pin_dir(pin, false, pd)) return e;
+    if (int e = lock_cgroup(cg)) return e;
+    if (int e = detach_programs(cg, change)) return e;
+    if (!pd) return 0;
+    for (int i = 0; i < kKindCount; ++i) {
+        if (::unlinkat(pd.fd.get(), pin_name(cg.id, kKinds[i]).name, 0) == 0)
+            change = guard_change::changed;
+        else if (errno != ENOENT)
+            return errno;
     }
-    return changed;
+    return 0;
 }
 
 int status(const char* cgroup, const connectx_guard_opts* opts, connectx_guard_info* st) noexcept {
     uint32_t flags = 0;
     const char* pin = nullptr;
-    if (int e = parse_opts(opts, flags, pin)) return -e;
-    if (!st || st->size != sizeof *st) return -EINVAL;
+    if (int e = parse_opts(opts, flags, pin)) return e;
+    if (!st || st->size != sizeof *st) return EINVAL;
     cgroup_dir cg;
-    if (int e = open_cgroup(cgroup, cg)) return -e;
+    if (int e = open_cgroup(cgroup, cg)) return e;
     pin_dir pd;
-    if (int e = open_pin_dir(pin, false, pd)) return -e;
+    if (int e = open_pin_dir(pin, false, pd)) return e;
 
     connectx_guard_info s{};
     s.size = sizeof s;
     uint32_t ids[kKindCount];
-    if (int e = query_guard_progs(cg, ids)) return -e;
+    if (int e = query_guard_progs(cg, ids)) return e;
     uint32_t seen[kKindCount * kMaxProgMaps];
     uint32_t nseen = 0;
     for (int i = 0; i < kKindCount; ++i) {
         if (pd && pin_exists(pd, cg.id, kKinds[i])) s.pinned |= kKinds[i].bit;
         if (!ids[i]) continue;
         s.attached |= kKinds[i].bit;
-        if (int e = add_counters(ids[i], seen, nseen, s)) return -e;
+        if (int e = add_counters(ids[i], seen, nseen, s)) return e;
     }
     s.prog_id4 = ids[0];
     s.prog_id6 = ids[1];
@@ -475,11 +493,15 @@ extern "C" {
 int connectx_guard_attach(const char* cgroup, const connectx_guard_opts* opts,
                           connectx_guard** guard) {
     if (guard) *guard = nullptr;
-    return cx::detail::c_result(cx::detail::attach(cgroup, opts, guard));
+    cx::detail::guard_change change;
+    int e = cx::detail::attach(cgroup, opts, guard, change);
+    return cx::detail::c_result(e, change);
 }
 
 int connectx_guard_detach(const char* cgroup, const connectx_guard_opts* opts) {
-    return cx::detail::c_result(cx::detail::detach(cgroup, opts));
+    cx::detail::guard_change change;
+    int e = cx::detail::detach(cgroup, opts, change);
+    return cx::detail::c_result(e, change);
 }
 
 int connectx_guard_status(const char* cgroup, const connectx_guard_opts* opts,
