@@ -6,10 +6,9 @@
 #include <net/if.h>
 
 #include <cerrno>
+#include <connectx/connectx.hpp>
 #include <cstdint>
 #include <string>
-
-#include <connectx/connectx.hpp>
 
 #include "tools/common/kernel_file.hpp"
 #include "tools/common/rtnl.hpp"

@@ -353,8 +353,8 @@ namespace {
 
 // Loads the guard and attaches the programs of `missing_mask` to `cg`, pinning each link in `pd`
 // when there is one (recorded in `rb`). The handle, if asked for, gets the skeleton and links.
-int attach_missing(const cgroup_dir& cg, const pin_dir& pd, uint32_t missing_mask,
-                   pin_rollback& rb, connectx_guard** out) noexcept {
+int attach_missing(const cgroup_dir& cg, const pin_dir& pd, uint32_t missing_mask, pin_rollback& rb,
+                   connectx_guard** out) noexcept {
     skeleton_ptr skel(connectx_guard_bpf__open());
     if (!skel) return errno;
     if (int e = bpf_err(connectx_guard_bpf__load(skel.get()))) return e;

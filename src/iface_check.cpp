@@ -56,8 +56,8 @@ int match_addr(const nlmsghdr* nlh, addr_search& s) {
     const size_t n = s.family == AF_INET ? 4 : 16;
     if (!a || mnl_attr_get_payload_len(a) != n) return EPROTO;
     const auto* have = static_cast<const uint8_t*>(mnl_attr_get_payload(a));
-    const unsigned bits = s.loopback ? std::min<unsigned>(ifa->ifa_prefixlen, unsigned(n) * 8)
-                                     : unsigned(n) * 8;
+    const unsigned bits =
+        s.loopback ? std::min<unsigned>(ifa->ifa_prefixlen, unsigned(n) * 8) : unsigned(n) * 8;
     if (prefix_match(have, s.ip, bits)) s.found = true;
     return 0;
 }
@@ -66,11 +66,7 @@ int match_addr(const nlmsghdr* nlh, addr_search& s) {
 
 size_t link_build_request(void* buf, size_t cap, uint32_t seq, int ifindex) noexcept {
     if (cap < kIfaceRequestMax) return 0;
-    std::memset(buf, 0, kIfaceRequestMax);
-    nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-    nlh->nlmsg_type = RTM_GETLINK;
-    nlh->nlmsg_flags = NLM_F_REQUEST;
-    nlh->nlmsg_seq = seq;
+    nlmsghdr* nlh = nl_request_start(buf, kIfaceRequestMax, RTM_GETLINK, NLM_F_REQUEST, seq);
     auto* ifi = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
     ifi->ifi_family = AF_UNSPEC;
     ifi->ifi_index = ifindex;
@@ -94,11 +90,8 @@ int link_parse_reply(const void* buf, size_t len, uint32_t seq, uint32_t portid,
 
 size_t addr_build_dump(void* buf, size_t cap, uint32_t seq, int family) noexcept {
     if (cap < kIfaceRequestMax || (family != AF_INET && family != AF_INET6)) return 0;
-    std::memset(buf, 0, kIfaceRequestMax);
-    nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-    nlh->nlmsg_type = RTM_GETADDR;
-    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-    nlh->nlmsg_seq = seq;
+    nlmsghdr* nlh =
+        nl_request_start(buf, kIfaceRequestMax, RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, seq);
     auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifaddrmsg)));
     ifa->ifa_family = uint8_t(family);
     return nlh->nlmsg_len;

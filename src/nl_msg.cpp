@@ -9,6 +9,16 @@
 
 namespace cx::detail {
 
+nlmsghdr* nl_request_start(void* buf, size_t size, uint16_t type, uint16_t flags,
+                           uint32_t seq) noexcept {
+    std::memset(buf, 0, size);
+    nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+    nlh->nlmsg_type = type;
+    nlh->nlmsg_flags = flags;
+    nlh->nlmsg_seq = seq;
+    return nlh;
+}
+
 bool nl_msg_fits(const void* msg, size_t remaining) noexcept {
     if (remaining < sizeof(nlmsghdr)) return false;
     uint32_t len;

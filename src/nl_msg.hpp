@@ -3,6 +3,7 @@
 // bytes; no I/O (that is nl_socket.hpp).
 #pragma once
 
+#include <linux/netlink.h>
 #include <sys/socket.h>
 
 #include <cstddef>
@@ -14,6 +15,12 @@ namespace cx::detail {
 inline size_t addr_len(int family) noexcept {
     return family == AF_INET ? 4 : 16;
 }
+
+// Starts a request in `buf`: zeroes its first `size` bytes (the request's whole extent, so
+// padding and unused fields go out as zeros) and writes the header. The caller checked that
+// `buf` holds `size` bytes.
+nlmsghdr* nl_request_start(void* buf, size_t size, uint16_t type, uint16_t flags,
+                           uint32_t seq) noexcept;
 
 // True when a netlink message header fits in `remaining` bytes and its length covers at least the
 // header and at most those bytes. (libmnl's mnl_nlmsg_ok() compares the length as a signed int:

@@ -46,11 +46,7 @@ int collect(const nlattr* a, void* data) {
 
 size_t route_build_request(void* buf, size_t cap, uint32_t seq, const route_query& q) noexcept {
     if (cap < kRouteRequestMax || (q.family != AF_INET && q.family != AF_INET6)) return 0;
-    std::memset(buf, 0, kRouteRequestMax);
-    nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-    nlh->nlmsg_type = RTM_GETROUTE;
-    nlh->nlmsg_flags = NLM_F_REQUEST;
-    nlh->nlmsg_seq = seq;
+    nlmsghdr* nlh = nl_request_start(buf, kRouteRequestMax, RTM_GETROUTE, NLM_F_REQUEST, seq);
     auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));
     rtm->rtm_family = uint8_t(q.family);
     rtm->rtm_dst_len = uint8_t(addr_len(q.family) * 8);

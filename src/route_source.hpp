@@ -3,9 +3,8 @@
 // Above route_lookup (the codec) and netns_state.
 #pragma once
 
-#include <cstdint>
-
 #include <connectx/connectx.hpp>
+#include <cstdint>
 
 #include "netns_state.hpp"
 #include "route_lookup.hpp"
@@ -16,14 +15,14 @@ namespace cx::detail {
 // socket's SO_MARK, owner and IP_TOS, the ports, the output device `oif` (0 = any) and, when
 // `src` is not the wildcard, the source with its port. Asked in the socket's namespace `ns`;
 // answers are cached there until rtnetlink says routing changed. 0 or an errno as route_lookup's.
-[[nodiscard]] int route_ask(netns_state& ns, int fd, int protocol, const address& src, const address& dst,
-              uint32_t oif, route_answer& out) noexcept;
+[[nodiscard]] int route_ask(netns_state& ns, int fd, int protocol, const address& src,
+                            const address& dst, uint32_t oif, route_answer& out) noexcept;
 
 // The source address the kernel would pick for socket `fd` toward `dst`: route_ask with `src`,
 // a wildcard address whose port (0 = none yet) is part of the question. Written into `src` (its
 // family and port are kept; IPv4-mapped when `dst` is; a link-scoped one gets the device as its
 // scope). `dev`, if given, gets the route's device.
-[[nodiscard]] int route_source(netns_state& ns, int fd, int protocol, const address& dst, uint32_t oif,
-                 address& src, uint32_t* dev = nullptr) noexcept;
+[[nodiscard]] int route_source(netns_state& ns, int fd, int protocol, const address& dst,
+                               uint32_t oif, address& src, uint32_t* dev = nullptr) noexcept;
 
 }  // namespace cx::detail

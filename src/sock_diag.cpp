@@ -80,11 +80,8 @@ struct bc_writer {
 size_t sock_diag_build_lookup(void* buf, size_t cap, uint32_t seq, int protocol,
                               const diag_tuple& t) noexcept {
     if (cap < kSockDiagRequestSize) return 0;
-    std::memset(buf, 0, kSockDiagRequestSize);
-    nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-    nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
-    nlh->nlmsg_flags = NLM_F_REQUEST;
-    nlh->nlmsg_seq = seq;
+    nlmsghdr* nlh =
+        nl_request_start(buf, kSockDiagRequestSize, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST, seq);
     auto* r =
         static_cast<inet_diag_req_v2*>(mnl_nlmsg_put_extra_header(nlh, sizeof(inet_diag_req_v2)));
     fill_request(*r, t.family, protocol);
@@ -123,11 +120,8 @@ size_t sock_diag_build_dump(void* buf, size_t cap, uint32_t seq, int family, int
                             uint16_t port_lo, uint16_t port_hi, int remote_family,
                             const uint8_t* remote, uint16_t remote_port) noexcept {
     if (cap < kSockDiagDumpMax || (remote_family != AF_INET && remote_family != AF_INET6)) return 0;
-    std::memset(buf, 0, kSockDiagDumpMax);
-    nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-    nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
-    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-    nlh->nlmsg_seq = seq;
+    nlmsghdr* nlh = nl_request_start(buf, kSockDiagDumpMax, SOCK_DIAG_BY_FAMILY,
+                                     NLM_F_REQUEST | NLM_F_DUMP, seq);
     auto* r =
         static_cast<inet_diag_req_v2*>(mnl_nlmsg_put_extra_header(nlh, sizeof(inet_diag_req_v2)));
     fill_request(*r, family, protocol);

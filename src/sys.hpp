@@ -41,7 +41,9 @@ private:
 
 namespace sys {
 
-[[nodiscard]] inline int err(int rc) noexcept { return rc < 0 ? errno : 0; }
+[[nodiscard]] inline int err(int rc) noexcept {
+    return rc < 0 ? errno : 0;
+}
 
 // Not [[nodiscard]] (yet): the UDP path calls it and disconnect() as best-effort restores that
 // ignore the result; new code says so with restore_int().

@@ -123,7 +123,8 @@ struct tuple_probe {
     // connect() binds the concrete address.
     tuple_probe(const request& r, netns_state* ns, address& src) {
         if (!ns) return;
-        if (!r.src_ip_given && route_source(*ns, r.fd, IPPROTO_TCP, r.dst, uint32_t(r.ifindex), src) != 0)
+        if (!r.src_ip_given &&
+            route_source(*ns, r.fd, IPPROTO_TCP, r.dst, uint32_t(r.ifindex), src) != 0)
             return;
         if (ns->lease(NETLINK_SOCK_DIAG, r.fd, nl) != 0) return;
         // IPv4-mapped tuples live in the IPv4 table.
