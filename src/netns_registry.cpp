@@ -100,6 +100,48 @@ netns_ref::~netns_ref() {
     if (i >= 0) --g_reg.refs[i];
 }
 
+namespace {
+
+// The slot holding namespace `cookie`, else a free one and the least recently used one without
+// references (-1: none). Caller holds g_reg.mu.
+struct slot_search {
+    int found = -1;
+    int free = -1;
+    int lru = -1;
+};
+slot_search search_slots(uint64_t cookie) {
+    slot_search r;
+    for (int i = 0; i < registry::kSlots; ++i) {
+        netns_state* s = g_reg.slots[i];
+        if (s && s->cookie() == cookie) {
+            r.found = i;
+            return r;
+        }
+        if (!s && r.free < 0) r.free = i;
+        if (s && g_reg.refs[i] == 0 && (r.lru < 0 || g_reg.last_use[i] < g_reg.last_use[r.lru]))
+            r.lru = i;
+    }
+    return r;
+}
+
+// A slot for a new state: a free one, else the least recently used one emptied. -1 when every
+// slot is referenced. Caller holds g_reg.mu.
+int make_room(const slot_search& r) {
+    if (r.free >= 0 || r.lru < 0) return r.free;
+    // A namespace not used for longest: closing its netlink sockets also stops them from keeping
+    // that namespace alive.
+    delete g_reg.slots[r.lru];
+    g_reg.slots[r.lru] = nullptr;
+    return r.lru;
+}
+
+void use_slot(int i) {
+    ++g_reg.refs[i];
+    g_reg.last_use[i] = g_reg.tick;
+}
+
+}  // namespace
+
 int netns_for_socket(int fd, netns_ref& out) noexcept {
     uint64_t cookie = 0;
     if (int e = netns_cookie_of(fd, cookie)) {
@@ -112,37 +154,23 @@ int netns_for_socket(int fd, netns_ref& out) noexcept {
     std::unique_lock lock(g_reg.mu);
     if (g_reg.forked) reset_after_fork();
     ++g_reg.tick;
-    int free_slot = -1, lru = -1;
-    for (int i = 0; i < registry::kSlots; ++i) {
-        netns_state* s = g_reg.slots[i];
-        if (s && s->cookie() == cookie) {
-            ++g_reg.refs[i];
-            g_reg.last_use[i] = g_reg.tick;
-            out.s_ = s;
-            return 0;
-        }
-        if (!s && free_slot < 0) free_slot = i;
-        if (s && g_reg.refs[i] == 0 && (lru < 0 || g_reg.last_use[i] < g_reg.last_use[lru]))
-            lru = i;
+    const slot_search found = search_slots(cookie);
+    if (found.found >= 0) {
+        use_slot(found.found);
+        out.s_ = g_reg.slots[found.found];
+        return 0;
     }
     netns_state* s = nullptr;
     if (int e = netns_state_setup::create(cookie, fd, s)) return e;
-    if (free_slot < 0 && lru >= 0) {
-        // A namespace not used for longest: closing its netlink sockets also stops them from
-        // keeping that namespace alive.
-        delete g_reg.slots[lru];
-        g_reg.slots[lru] = nullptr;
-        free_slot = lru;
-    }
-    if (free_slot < 0) {  // every slot busy: a state for this call only
-        out.s_ = s;
+    out.s_ = s;
+    const int slot = make_room(found);
+    if (slot < 0) {  // every slot busy: a state for this call only
         out.owned_ = true;
         return 0;
     }
-    g_reg.slots[free_slot] = s;
-    g_reg.refs[free_slot] = 1;
-    g_reg.last_use[free_slot] = g_reg.tick;
-    out.s_ = s;
+    g_reg.slots[slot] = s;
+    g_reg.refs[slot] = 0;
+    use_slot(slot);
     return 0;
 }
 

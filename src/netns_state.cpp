@@ -70,33 +70,57 @@ int netns_state::open_sysctls() noexcept {
     return open_tracked(path, reserved_fd_);
 }
 
-int netns_state::refresh_sysctls() noexcept {
-    // Per-thread read buffers: the reserved list is usually short, but may be ~200 KB; the
-    // buffer grows once and is reused, so steady-state calls do not allocate.
-    static thread_local char range_buf[64];
-    static thread_local std::vector<char> reserved_buf;
-    size_t range_len, reserved_len;
-    // Unknown until this read succeeds: a failed read leaves the next call to read again.
-    sysctls_known_.store(false, std::memory_order_release);
-    if (int e = read_whole(range_fd_, range_buf, sizeof range_buf, range_len)) return e;
+namespace {
+
+// The whole of ip_local_port_range, in a per-thread buffer.
+int read_range_text(int fd, std::string_view& out) noexcept {
+    static thread_local char buf[64];
+    size_t len;
+    if (int e = read_whole(fd, buf, sizeof buf, len)) return e;
+    out = std::string_view(buf, len);
+    return 0;
+}
+
+// The whole of ip_local_reserved_ports. The list is usually short, but may be ~200 KB: the
+// per-thread buffer grows once and is reused, so steady-state calls do not allocate.
+int read_reserved_text(int fd, std::string_view& out) noexcept {
+    static thread_local std::vector<char> buf;
+    size_t len;
     try {
-        if (reserved_buf.empty()) reserved_buf.resize(4096);
+        if (buf.empty()) buf.resize(4096);
         // procfs allocates and zeroes a kernel buffer of the size asked for: ask for little first
         // (the list is usually empty or short) and for more only when that was not enough.
         size_t ask = 256;
         for (;;) {
-            int e = read_whole(reserved_fd_, reserved_buf.data(), ask, reserved_len);
+            int e = read_whole(fd, buf.data(), ask, len);
             if (e == 0) break;
             if (e != EOVERFLOW || ask >= (1u << 20)) return e;
             ask *= 4;
-            if (reserved_buf.size() < ask) reserved_buf.resize(ask);
+            if (buf.size() < ask) buf.resize(ask);
         }
     } catch (const std::bad_alloc&) {
         return ENOMEM;
     }
-    std::string_view range_text(range_buf, range_len);
-    std::string_view reserved_text(reserved_buf.data(), reserved_len);
+    out = std::string_view(buf.data(), len);
+    return 0;
+}
+
+}  // namespace
+
+int netns_state::refresh_sysctls() noexcept {
+    // Unknown until this read succeeds: a failed read leaves the next call to read again.
+    sysctls_known_.store(false, std::memory_order_release);
+    std::string_view range_text, reserved_text;
+    if (int e = read_range_text(range_fd_, range_text)) return e;
+    if (int e = read_reserved_text(reserved_fd_, reserved_text)) return e;
     std::lock_guard lock(mu);
+    if (int e = parse_changed_sysctls(range_text, reserved_text)) return e;
+    sysctls_known_.store(true, std::memory_order_release);
+    return 0;
+}
+
+int netns_state::parse_changed_sysctls(std::string_view range_text,
+                                       std::string_view reserved_text) noexcept {
     try {
         if (range_text != range_text_) {
             auto r = parse_port_range(range_text);
@@ -116,7 +140,6 @@ int netns_state::refresh_sysctls() noexcept {
         reserved_text_.clear();
         return ENOMEM;
     }
-    sysctls_known_.store(true, std::memory_order_release);
     return 0;
 }
 

@@ -22,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include "nl_pool.hpp"
 #include "port_range.hpp"
@@ -102,6 +103,9 @@ public:
 private:
     friend struct netns_state_setup;  // the registry (netns_registry.cpp) and its test hooks
     [[nodiscard]] int open_sysctls() noexcept;
+    // Parses what changed since the last call into range/reserved. Caller holds `mu`.
+    [[nodiscard]] int parse_changed_sysctls(std::string_view range_text,
+                                            std::string_view reserved_text) noexcept;
     void forget_after_fork() noexcept;  // close nothing, lock nothing: the child handler closed
     nl_pools& pools() noexcept { return pools_; }
 
