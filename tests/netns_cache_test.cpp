@@ -2,6 +2,7 @@
 // netlink sockets that are CLOEXEC, connected to the kernel and time out, sysctl changes picked up
 // by the next refresh without reopening files, and a fresh registry in a forked child.
 #include "netns_registry.hpp"
+#include "owned_fds.hpp"
 
 #include <fcntl.h>
 #include <linux/netlink.h>
@@ -43,14 +44,14 @@ TEST(NetlinkSocket, CloexecConnectedToTheKernelAndTimesOut) {
     to.nl_family = AF_NETLINK;
     to.nl_pid = nl.portid;
     char junk[16] = {};
-    ::close(other.fd);
+    owned_fd_close(other.fd);  // tracked: a plain close would leave it for a fork child to close
     cxtest::unique_fd raw(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
     EXPECT_LT(sendto(raw, junk, sizeof junk, 0, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
     raw.reset();
     char buf[64];
     size_t got;
     EXPECT_EQ(nl_recv(nl.fd, buf, sizeof buf, got), ETIMEDOUT);
-    ::close(nl.fd);
+    owned_fd_close(nl.fd);
     nl_set_timeout_ms(1000);
 }
 
