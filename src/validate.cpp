@@ -66,25 +66,24 @@ int check_socket(const request& r) noexcept {
     return 0;
 }
 
-int validate(int fd, const sockaddr* src, socklen_t src_len, const sockaddr* dst, socklen_t dst_len,
-             const connectx_opts* opts, request& out) noexcept {
-    out = request{};
-    out.fd = fd;
-    if (int e = socket_kind_of(fd, out.kind)) return e;
-    out.protocol = out.kind.protocol;
+namespace {
 
-    if (opts) {
-        if (opts->flags & ~CONNECTX_F_ALL) return EINVAL;
-        if (opts->port_lo > opts->port_hi || (opts->port_lo == 0 && opts->port_hi != 0))
-            return EINVAL;
-        if (opts->ifindex < 0) return EINVAL;
-        out.port_lo = opts->port_lo;
-        out.port_hi = opts->port_hi;
-        out.ifindex = opts->ifindex;
-        out.flags = opts->flags;
-    }
+// The options' knobs into `out`, checked.
+int take_opts(const connectx_opts& o, request& out) {
+    if (o.flags & ~CONNECTX_F_ALL) return EINVAL;
+    if (o.port_lo > o.port_hi || (o.port_lo == 0 && o.port_hi != 0)) return EINVAL;
+    if (o.ifindex < 0) return EINVAL;
+    out.port_lo = o.port_lo;
+    out.port_hi = o.port_hi;
+    out.ifindex = o.ifindex;
+    out.flags = o.flags;
+    return 0;
+}
 
-    // The addresses set the family the socket must have; check_socket holds the socket to it.
+// dst and src into `out`. The addresses set the family the socket must have; check_socket holds
+// the socket to it.
+int take_addresses(const sockaddr* src, socklen_t src_len, const sockaddr* dst, socklen_t dst_len,
+                   request& out) {
     if (!dst) return EINVAL;
     if (int e = take_address(dst, dst_len, out.dst)) return e;
     out.family = out.dst.family();
@@ -101,40 +100,61 @@ int validate(int fd, const sockaddr* src, socklen_t src_len, const sockaddr* dst
         out.src.sa()->sa_family = sa_family_t(out.family);
     }
     if (out.src.port() != 0) out.port_lo = out.port_hi = 0;  // an explicit port wins
+    return 0;
+}
 
+// A scope names the link of a link-local or link-scoped multicast address, and only theirs: on
+// any other address connect(2) ignores it. The source takes the destination's when it has none.
+int settle_scopes(request& out) {
+    auto* d6 = reinterpret_cast<sockaddr_in6*>(out.dst.sa());
+    auto* s6 = reinterpret_cast<sockaddr_in6*>(out.src.sa());
+    if (out.dst.needs_scope() && d6->sin6_scope_id == 0) return EINVAL;
+    if (out.src.needs_scope()) {
+        if (s6->sin6_scope_id == 0) s6->sin6_scope_id = d6->sin6_scope_id;
+        if (s6->sin6_scope_id == 0) return EINVAL;
+        if (d6->sin6_scope_id && s6->sin6_scope_id != d6->sin6_scope_id) return EINVAL;
+    }
+    if (!out.dst.needs_scope()) d6->sin6_scope_id = 0;
+    if (!out.src.needs_scope()) s6->sin6_scope_id = 0;
+    uint32_t scope = out.dst.needs_scope() ? d6->sin6_scope_id : 0;
+    if (scope && out.ifindex && uint32_t(out.ifindex) != scope) return EINVAL;
+    return 0;
+}
+
+// The IPv6 rules: the source's form matches the destination's, a mapped destination needs a
+// dual-stack socket, and the scopes agree.
+int check_ipv6(int fd, request& out) {
+    // IPv4 traffic needs an IPv4 source and IPv6 traffic an IPv6 one. "::" fits both;
+    // "::ffff:0.0.0.0" is the IPv4 wildcard and fits IPv4 destinations only.
+    bool mapped = out.dst.is_v4_mapped();
+    if (out.src.is_v4_mapped() != mapped && (out.src_ip_given || out.src.is_v4_mapped()))
+        return EAFNOSUPPORT;
+    if (mapped) {
+        int v6only;
+        // Refused (ENOPROTOOPT, EOPNOTSUPP) only when the socket is not IPv6 after all.
+        if (sys::getsockopt_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, v6only) != 0 || v6only)
+            return EAFNOSUPPORT;
+    }
+    return settle_scopes(out);
+}
+
+}  // namespace
+
+int validate(int fd, const sockaddr* src, socklen_t src_len, const sockaddr* dst, socklen_t dst_len,
+             const connectx_opts* opts, request& out) noexcept {
+    out = request{};
+    out.fd = fd;
+    if (int e = socket_kind_of(fd, out.kind)) return e;
+    out.protocol = out.kind.protocol;
+    if (opts)
+        if (int e = take_opts(*opts, out)) return e;
+    if (int e = take_addresses(src, src_len, dst, dst_len, out)) return e;
     // Every call asks now, before any side effect, unless the TCP path has its bind check it.
     if (!tcp_defers_socket_check(out)) {
         if (int e = check_socket(out)) return e;
         socket_kind_confirmed(out.kind);
     }
-
-    if (out.family == AF_INET6) {
-        // IPv4 traffic needs an IPv4 source and IPv6 traffic an IPv6 one. "::" fits both;
-        // "::ffff:0.0.0.0" is the IPv4 wildcard and fits IPv4 destinations only.
-        bool mapped = out.dst.is_v4_mapped();
-        if (out.src.is_v4_mapped() != mapped && (out.src_ip_given || out.src.is_v4_mapped()))
-            return EAFNOSUPPORT;
-        if (mapped) {
-            int v6only;
-            // Refused (ENOPROTOOPT, EOPNOTSUPP) only when the socket is not IPv6 after all.
-            if (sys::getsockopt_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, v6only) != 0 || v6only)
-                return EAFNOSUPPORT;
-        }
-        auto* d6 = reinterpret_cast<sockaddr_in6*>(out.dst.sa());
-        auto* s6 = reinterpret_cast<sockaddr_in6*>(out.src.sa());
-        // A scope names the link of a link-local or link-scoped multicast address, and only
-        // theirs: on any other address connect(2) ignores it.
-        if (out.dst.needs_scope() && d6->sin6_scope_id == 0) return EINVAL;
-        if (out.src.needs_scope()) {
-            if (s6->sin6_scope_id == 0) s6->sin6_scope_id = d6->sin6_scope_id;
-            if (s6->sin6_scope_id == 0) return EINVAL;
-            if (d6->sin6_scope_id && s6->sin6_scope_id != d6->sin6_scope_id) return EINVAL;
-        }
-        if (!out.dst.needs_scope()) d6->sin6_scope_id = 0;
-        if (!out.src.needs_scope()) s6->sin6_scope_id = 0;
-        uint32_t scope = out.dst.needs_scope() ? d6->sin6_scope_id : 0;
-        if (scope && out.ifindex && uint32_t(out.ifindex) != scope) return EINVAL;
-    }
+    if (out.family == AF_INET6) return check_ipv6(fd, out);
     return 0;
 }
 
