@@ -1,0 +1,21 @@
+// hold.hpp - a foreground attach: hold the guard until a signal, or until someone else detaches
+// it (connectx-guard detach, bpftool), and say which it was.
+#pragma once
+
+#include <cstdint>
+
+namespace cxguard {
+
+enum class hold_end { signal, detached_by_other, status_failed };
+
+struct hold_outcome {
+    hold_end end = hold_end::signal;
+    int signal = 0;  // hold_end::signal: SIGINT, SIGTERM or SIGHUP
+    int error = 0;   // hold_end::status_failed: the errno of connectx_guard_status()
+};
+
+// Blocks SIGINT, SIGTERM and SIGHUP and waits for one of them; every second, checks that the
+// programs `prog_id4` and `prog_id6` are still the guard attached to `cgroup`.
+hold_outcome hold(const char* cgroup, uint32_t prog_id4, uint32_t prog_id6);
+
+}  // namespace cxguard
