@@ -853,6 +853,10 @@ TEST_F(Guard, ToolReadmeExampleCreatesThePinDirectoryInsideBpffs) {
     EXPECT_EQ(r.exit, 0) << r.err;
     EXPECT_EQ(r.out, cg_ + ": detached, pins removed\n");
     EXPECT_EQ(pins_in(dir), 0);
+    r = run_tool("detach" + cg + pin);  // again: nothing is pinned there, nor attached
+    EXPECT_EQ(r.exit, 1);
+    EXPECT_NE(r.err.find("which is not attached either: nothing to detach"), std::string::npos)
+        << r.err;
     EXPECT_EQ(::rmdir(dir.c_str()), 0) << strerror(errno);
     EXPECT_EQ(::umount2(bpffs.c_str(), 0), 0) << strerror(errno);
 }

@@ -161,13 +161,14 @@ int do_detach(const context& c) {
         s.size = sizeof s;
         if (connectx_guard_status(a.cgroup, &o, &s) < 0)
             return library_error(c, "read the guard on");
-        if (!s.pinned)
-            return fail(c, std::string("pin directory ") + a.pin +
-                               ": holds no pin of the guard "
-                               "on " +
-                               a.cgroup + " (" + pin_name(c.cg.id, "connect4") +
-                               ", -connect6); "
-                               "nothing detached: give the --pin used at attach, or no --pin");
+        if (!s.pinned) {
+            std::string none = std::string("pin directory ") + a.pin +
+                               ": holds no pin of the guard on " + a.cgroup + " (" +
+                               pin_name(c.cg.id, "connect4") + ", -connect6)";
+            if (!s.attached)
+                return fail(c, none + ", which is not attached either: nothing to detach");
+            return fail(c, none + "; nothing detached: give the --pin used at attach, or no --pin");
+        }
     }
     int rc = connectx_guard_detach(a.cgroup, &o);
     if (rc < 0) return library_error(c, "detach the guard from");
