@@ -13,7 +13,7 @@
 namespace cxstress {
 namespace {
 
-constexpr double kWidth = 1000, kHeight = 520;
+constexpr double kWidth = 1000;
 constexpr double kPanelW = 400, kPanelH = 300;  // the plotting area of each chart
 constexpr double kLeft1 = 80, kLeft2 = 570, kTop = 70;
 // A point of the cost curve averages bins until it holds about this many connects.
@@ -174,9 +174,11 @@ std::string chart(const config& cfg, const std::vector<scenario_result>& results
         "cost per connect against occupancy",
         "occupancy of the " + grouped(cfg.capacity()) + " 4-tuples (%)",
         "microseconds per connect (mean, log scale)"};
+    double legend_top = kTop + kPanelH + 62;
+    double height = legend_top + double((results.size() + 2) / 3) * 20 + 6;  // 3 per row
     std::string svg = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
     svg += "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"" + num(kWidth) +
-           "\" height=\"" + num(kHeight) + "\" viewBox=\"0 0 " + num(kWidth) + " " + num(kHeight) +
+           "\" height=\"" + num(height) + "\" viewBox=\"0 0 " + num(kWidth) + " " + num(height) +
            "\">\n";
     svg += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
     svg += "<text x=\"" + num(kWidth / 2) +
@@ -187,13 +189,12 @@ std::string chart(const config& cfg, const std::vector<scenario_result>& results
            "</text>\n";
     draw_frame(svg, left);
     draw_frame(svg, right);
-    double ly = kTop + kPanelH + 62;
     for (size_t i = 0; i < results.size(); ++i) {
         const technique_info& t = info(results[i].technique);
         const char* color = kColors[int(t.id)];
         draw_line(svg, left, tp[i], color, t.name);
         draw_line(svg, right, cp[i], color, t.name);
-        double x = double(i % 3) * 320 + 40, y = ly + double(i / 3) * 20;
+        double x = double(i % 3) * 320 + 40, y = legend_top + double(i / 3) * 20;
         svg += "<line x1=\"" + num(x) + "\" y1=\"" + num(y - 4) + "\" x2=\"" + num(x + 24) +
                "\" y2=\"" + num(y - 4) + "\" stroke-width=\"3\" stroke=\"" + color + "\"/>\n";
         svg += "<text x=\"" + num(x + 30) + "\" y=\"" + num(y) +
