@@ -14,15 +14,24 @@ namespace {
 
 constexpr time_t kCheckEveryS = 1;
 
-}  // namespace
-
-hold_outcome hold(const char* cgroup, uint32_t prog_id4, uint32_t prog_id6) {
+sigset_t hold_signals() {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGHUP);
+    return set;
+}
+
+}  // namespace
+
+void block_hold_signals() {
+    sigset_t set = hold_signals();
     sigprocmask(SIG_BLOCK, &set, nullptr);
+}
+
+hold_outcome hold(const char* cgroup, uint32_t prog_id4, uint32_t prog_id6) {
+    sigset_t set = hold_signals();
     hold_outcome out;
     for (;;) {
         timespec every{kCheckEveryS, 0};

@@ -132,6 +132,7 @@ int do_attach(context& c) {
             return fail(c, m);
     connectx_guard_opts o = make_opts(a);
     connectx_guard* g = nullptr;
+    if (!a.pin) block_hold_signals();  // from now on a signal waits for hold()
     int rc = connectx_guard_attach(a.cgroup, &o, a.pin ? nullptr : &g);
     if (rc < 0) {
         int e = errno;
