@@ -410,6 +410,7 @@ int netns_state::refresh_sysctls() noexcept {
             if (!r) return EPROTO;
             range = *r;
             range_text_.assign(range_text);
+            sysctl_changes_.fetch_add(1, std::memory_order_relaxed);
         }
         if (reserved_text != reserved_text_) {
             if (!reserved.parse(reserved_text)) {
@@ -417,6 +418,7 @@ int netns_state::refresh_sysctls() noexcept {
                 return EPROTO;
             }
             reserved_text_.assign(reserved_text);
+            sysctl_changes_.fetch_add(1, std::memory_order_relaxed);
         }
     } catch (const std::bad_alloc&) {
         range_text_.clear();

@@ -36,8 +36,12 @@ int make_socket(const socket_setup& s) {
     int fd = ::socket(s.family, s.type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (s.uid >= 0) setfsuid(0);
     EXPECT_GE(fd, 0) << strerror(errno);
-    if (s.tos) EXPECT_EQ(setsockopt(fd, IPPROTO_IP, IP_TOS, &s.tos, sizeof s.tos), 0);
-    if (s.mark) EXPECT_EQ(setsockopt(fd, SOL_SOCKET, SO_MARK, &s.mark, sizeof s.mark), 0);
+    if (s.tos) {
+        EXPECT_EQ(setsockopt(fd, IPPROTO_IP, IP_TOS, &s.tos, sizeof s.tos), 0);
+    }
+    if (s.mark) {
+        EXPECT_EQ(setsockopt(fd, SOL_SOCKET, SO_MARK, &s.mark, sizeof s.mark), 0);
+    }
     return fd;
 }
 
@@ -49,7 +53,9 @@ std::string ip_of(const sockaddr_storage& ss) {
 // The source connect(2) gives, or the errno.
 std::string plain_source(const socket_setup& s, const cx::address* src, const cx::address& dst) {
     int fd = make_socket(s);
-    if (src) EXPECT_EQ(::bind(fd, src->sa(), src->size()), 0) << strerror(errno);
+    if (src) {
+        EXPECT_EQ(::bind(fd, src->sa(), src->size()), 0) << strerror(errno);
+    }
     std::string out;
     if (::connect(fd, dst.sa(), dst.size()) < 0 && errno != EINPROGRESS) {
         out = std::string("errno ") + strerror(errno);
