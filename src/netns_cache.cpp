@@ -280,31 +280,50 @@ bool netns_state::drain_route_monitor() noexcept {
     }
 }
 
+size_t netns_state::route_slot(const route_query& q) noexcept {
+    uint64_t h = 1469598103934665603ull;  // FNV-1a over the question's fields
+    auto mix = [&](const void* p, size_t n) {
+        for (size_t i = 0; i < n; ++i) h = (h ^ static_cast<const uint8_t*>(p)[i]) * 1099511628211ull;
+    };
+    mix(&q.family, sizeof q.family);
+    mix(q.dst, sizeof q.dst);
+    mix(q.src, sizeof q.src);
+    mix(&q.oif, sizeof q.oif);
+    mix(&q.mark, sizeof q.mark);
+    mix(&q.uid, sizeof q.uid);
+    mix(&q.sport, sizeof q.sport);
+    mix(&q.dport, sizeof q.dport);
+    mix(&q.protocol, sizeof q.protocol);
+    mix(&q.tos, sizeof q.tos);
+    return size_t(h % kRoutes);
+}
+
 bool netns_state::route_cached(const route_query& q, route_answer& out, uint64_t& gen) noexcept {
     std::lock_guard lock(route_mu_);
     if (drain_route_monitor()) {
-        for (auto& r : routes_) r.valid = false;
+        if (routes_)
+            for (size_t i = 0; i < kRoutes; ++i) routes_[i].valid = false;
         ++route_gen_;
     }
     gen = route_gen_;
-    if (route_monitor_fd_ < 0) return false;
-    for (const auto& r : routes_)
-        if (r.valid && r.q == q) {
-            out = r.a;
-            return true;
-        }
-    return false;
+    if (route_monitor_fd_ < 0 || !routes_) return false;
+    const route_entry& r = routes_[route_slot(q)];
+    if (!r.valid || !(r.q == q)) return false;
+    out = r.a;
+    return true;
 }
 
 void netns_state::route_store(const route_query& q, const route_answer& a, uint64_t gen) noexcept {
     std::lock_guard lock(route_mu_);
     if (drain_route_monitor()) {  // a change since the answer was asked for: keep nothing
-        for (auto& r : routes_) r.valid = false;
+        if (routes_)
+            for (size_t i = 0; i < kRoutes; ++i) routes_[i].valid = false;
         ++route_gen_;
     }
     if (route_monitor_fd_ < 0 || gen != route_gen_) return;
-    routes_[route_next_] = {q, a, true};
-    route_next_ = (route_next_ + 1) % kRoutes;
+    if (!routes_) routes_.reset(new (std::nothrow) route_entry[kRoutes]);
+    if (!routes_) return;  // no memory: no cache
+    routes_[route_slot(q)] = {q, a, true};
 }
 
 void netns_state::forget_after_fork() noexcept {

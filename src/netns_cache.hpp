@@ -195,13 +195,17 @@ private:
     std::mutex route_mu_;
     int route_monitor_fd_ = -1;
     uint64_t route_gen_ = 1;
-    static constexpr int kRoutes = 16;
+    // Answers by the hash of their question, one per slot: a program that talks to thousands of
+    // destinations keeps most of theirs (~100 bytes a slot, allocated on first use), and a
+    // collision costs one rtnetlink round trip.
+    static constexpr size_t kRoutes = 1024;
     struct route_entry {
         route_query q;
         route_answer a;
         bool valid = false;
-    } routes_[kRoutes];
-    int route_next_ = 0;
+    };
+    std::unique_ptr<route_entry[]> routes_;
+    static size_t route_slot(const route_query& q) noexcept;
     pool diag_, route_;
     std::string range_text_, reserved_text_;  // guarded by mu
     // Destinations with a hint. A program that rotates over more evicts a hint on every call and

@@ -130,6 +130,7 @@ int sock_diag_parse_lookup(const void* buf, size_t len, uint32_t seq, uint32_t p
     if (!entry_of(nlh, e)) return EPROTO;
     out.cookie = e.cookie;
     out.moved = e.local_port != t.local_port;
+    out.unconnected = e.remote_port == 0;
     return 0;
 }
 

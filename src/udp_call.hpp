@@ -27,14 +27,15 @@ struct udp_call {
     uint32_t ifindex = 0;        // device the socket is bound to (lookups must name it)
     uint32_t arrival = 0;        // with no device: the one the flow arrives on (route's), 0 = not
                                  // asked yet
-    int prev_device = 0;         // SO_BINDTOIFINDEX before opts.ifindex replaced it
+    int prev_device = 0;         // SO_BINDTOIFINDEX before the call (opts.ifindex, a scope)
     bool reuse_read = false;     // prev_reuse holds the caller's value
-    bool device_set = false;     // opts.ifindex was applied over prev_device
+    bool device_set = false;     // prev_device was read: put it back after a failure
     bool bound_shared = false;   // bound for good to a port with SO_REUSEADDR=1 (see finish)
     int prev_no_port = 0;        // IP_BIND_ADDRESS_NO_PORT as the caller set it (cleared meanwhile)
     bool rebind_device = false;  // connect(AF_UNSPEC) clears the bound device: set it again
     bool device_known = true;    // false: ifindex not read yet (see know_device)
     bool check_bound = false;    // a locked lookup that is not ours checks the bound port
+    bool found_unconnected = false;  // the last lookup named an unconnected socket
     address src;                 // the source, IP known; the port set per attempt
 
     udp_call(const request& req, connectx_result& out) : r(req), res(out) {}

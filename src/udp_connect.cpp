@@ -45,12 +45,17 @@ int begin(udp_call& c) {
         return e;
     if (c.prev_no_port)
         if (int e = sys::setsockopt_int(c.fd(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 0)) return e;
-    if (c.r.ifindex) {
+    // bind(2) and connect(2) of a scoped address set the device before they can fail, and do
+    // not undo it: with one, as with opts.ifindex, the device is read first, to be put back.
+    const bool scoped = c.r.src.needs_scope() || c.r.dst.needs_scope();
+    if (c.r.ifindex || scoped) {
         if (int e = sys::getsockopt_int(c.fd(), SOL_SOCKET, SO_BINDTOIFINDEX, c.prev_device))
             return e;
+        c.device_set = true;
+    }
+    if (c.r.ifindex) {
         if (int e = sys::setsockopt_int(c.fd(), SOL_SOCKET, SO_BINDTOIFINDEX, c.r.ifindex))
             return e;
-        c.device_set = true;
         c.ifindex = uint32_t(c.r.ifindex);
         c.rebind_device = true;
     } else if (c.r.src_ip_given && !c.r.dst.needs_scope() && !c.r.src.needs_scope()) {
@@ -61,7 +66,9 @@ int begin(udp_call& c) {
     }
     // A link-local destination is reached through its scope's device; bind() of the scoped
     // source binds the socket there.
+    // A scoped source binds the socket to its scope's device, as a scoped destination does.
     if (!c.ifindex && c.r.dst.needs_scope()) c.ifindex = c.r.dst.scope_id();
+    if (!c.ifindex && c.r.src.needs_scope()) c.ifindex = c.r.src.scope_id();
     c.src = c.r.src;
     return 0;
 }

@@ -116,13 +116,8 @@ int lookup_device(udp_call& c, uint32_t& dev) {
         dev = c.ifindex;
         return 0;
     }
-    if (!c.arrival) {
-        address ip = c.src;
-        ip.set_port(0);  // one answer for every candidate port
-        route_answer a;
-        if (int e = route_ask(*c.ns, c.fd(), IPPROTO_UDP, ip, c.r.dst, 0, a)) return e;
-        c.arrival = a.oif;
-    }
+    if (!c.arrival)
+        if (int e = route_device(*c.ns, c.fd(), c.src, c.r.dst, c.arrival)) return e;
     dev = c.arrival;
     return 0;
 }
@@ -150,6 +145,7 @@ int lookup(udp_call& c, uint16_t port, diag_answer& out) {
         return e;
     }
     if (out.cookie) c.ns->diag_answered.store(true, std::memory_order_relaxed);
+    c.found_unconnected = out.cookie && out.unconnected;
     return 0;
 }
 

@@ -233,6 +233,11 @@ bool udp_port_hints::is_blocked(const dest_key& key, uint16_t port) noexcept {
     return s && (s->bits[port >> 6] >> (port & 63) & 1);
 }
 
+void udp_port_hints::clear_blocked(const dest_key& key) noexcept {
+    std::lock_guard lock(mu_);
+    if (source* s = source_of(key)) std::memset(s->bits, 0, sizeof s->bits);
+}
+
 size_t udp_port_hints::destinations() const noexcept {
     std::lock_guard lock(mu_);
     return dests_.size();

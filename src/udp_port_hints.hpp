@@ -71,6 +71,7 @@ public:
     // Ports of source `src` (family's bytes) whose bind failed: passed over for a while.
     void mark_blocked(const dest_key& key, uint16_t port) noexcept;
     bool is_blocked(const dest_key& key, uint16_t port) noexcept;
+    void clear_blocked(const dest_key& key) noexcept;
 
     // Destinations remembered now (tests and benchmarks: memory stays bounded).
     size_t destinations() const noexcept;

@@ -22,14 +22,15 @@
 //   alone     P is first bound without SO_REUSEADDR when the caller's SO_REUSEADDR is 0 and no
 //             such bind failed in the namespace lately: success needs no lookup. A failure costs
 //             the kernel a walk of its whole UDP hash (~1 ms), so it backs off (kAloneWait*).
-//   blocked   a bind with SO_REUSEADDR that fails: a socket holds P without it. Marked for a
-//             while (udp_port_hints), and tried once more before EAGAIN in case it was another
-//             process's lock of a moment.
+//   blocked   a bind with SO_REUSEADDR that fails: a socket holds P without it. Tried again at
+//             once (another process's lock lasts microseconds), then marked for a while
+//             (udp_port_hints); before EAGAIN the marks are forgotten for one last round.
 //   device    connect(AF_UNSPEC) clears the socket's device: give_back() sets it again.
 #include "udp_port_search.hpp"
 
 #include <netinet/in.h>
 #include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -54,8 +55,6 @@ constexpr int kMaxElsewhere = 4;
 // before trying alone again; the wait doubles with each failure in a row, up to kAloneWaitMaxMs.
 constexpr uint64_t kAloneWaitMs = 100;
 constexpr uint64_t kAloneWaitMaxMs = 1600;
-// Blocked candidates kept for a second try before EAGAIN.
-constexpr size_t kRetryLater = 16;
 
 uint64_t now_ms() {
     timespec ts;
@@ -82,6 +81,7 @@ private:
     int next_candidate(port_span span, uint16_t& port, bool& walked);
     int probe(port_span span);
     int try_candidate(uint16_t port, outcome& out);
+    int lock_candidate(uint16_t port, const address& at, outcome& out);
     int bind_candidate(uint16_t port, address& at);
     int give_back();
     int fail(int e);
@@ -97,8 +97,20 @@ private:
     uint32_t looked_ = 0;    // ports probed during the call, in span_
     port_span span_;         // the span they were probed in
     int elsewhere_ = 0;
-    uint16_t retry_[kRetryLater] = {};
-    size_t nretry_ = 0;
+    bool final_round_ = false;  // blocked marks forgotten for one last look before EAGAIN
+    // Ports an unconnected socket was found on, or whose bind failed: maybe another process's
+    // connectx() between its bind and its connect. Looked at again, a few times, before EAGAIN.
+    static constexpr size_t kRecheck = 64;
+    // After 0.2, 1, 4, 16 and 64 ms: a peer descheduled mid-call on a loaded machine can take
+    // that long. Only a call about to say EAGAIN waits, and only for ports seen in flight.
+    static constexpr int kRechecks = 5;
+    uint16_t recheck_[kRecheck] = {};
+    size_t nrecheck_ = 0;
+    int rechecks_ = 0;
+    void note_unconnected(uint16_t port) {
+        if (nrecheck_ < kRecheck) recheck_[nrecheck_++] = port;
+    }
+    int recheck(uint16_t& port);
 };
 
 udp_port_hints& hints_of(udp_call& c) {
@@ -181,10 +193,10 @@ int port_search::probe(port_span span) {
     for (size_t i = 0; i < n; ++i) {
         if (a[i].cookie) {
             c_.ns->diag_answered.store(true, std::memory_order_relaxed);
+            if (a[i].unconnected) note_unconnected(ports[i]);
             continue;
         }
         if (!hints_of(c_).is_blocked(key_, ports[i])) free[nfree++] = ports[i];
-        else if (nretry_ < kRetryLater) retry_[nretry_++] = ports[i];
     }
     hints_of(c_).add_free(key_, free, nfree);
     return 0;
@@ -210,13 +222,7 @@ int port_search::next_candidate(port_span span, uint16_t& port, bool& walked) {
                 return 0;
             }
         }
-        if (looked_ >= span.size()) {
-            if (nretry_ == 0) return 0;
-            sched_yield();  // a lock of another process's lasts a few microseconds
-            port = retry_[--nretry_];
-            walked = false;
-            return 0;
-        }
+        if (looked_ >= span.size()) return 0;
         if (int e = probe(span)) return e;
     }
 }
@@ -270,7 +276,11 @@ int port_search::try_candidate(uint16_t port, outcome& out) {
             alone_failed();
             return try_candidate(port, out);
         }
+        // Another process's lock, or its bind alone, lasts a few microseconds: once more.
+        sched_yield();
+        if (bind_candidate(port, at) == 0) return lock_candidate(port, at, out);
         hints_of(c_).mark_blocked(key_, port);
+        note_unconnected(port);  // looked at again before EAGAIN, as a port in flight
         out = outcome::blocked;
         return 0;
     }
@@ -284,6 +294,11 @@ int port_search::try_candidate(uint16_t port, outcome& out) {
             return give_back();
         }
     }
+    return lock_candidate(port, at, out);
+}
+
+// The candidate is bound (alone or shared): connect alone, or lock, check and connect.
+int port_search::lock_candidate(uint16_t port, const address& at, outcome& out) {
     int r;
     bool elsewhere = false;
     if (alone_) {
@@ -310,6 +325,7 @@ int port_search::try_candidate(uint16_t port, outcome& out) {
         return r;
     }
     out = elsewhere ? outcome::elsewhere : outcome::taken;
+    if (!elsewhere && c_.found_unconnected) note_unconnected(port);
     return give_back();
 }
 
@@ -318,6 +334,40 @@ int port_search::try_candidate(uint16_t port, outcome& out) {
 int port_search::fail(int e) {
     if (lpr_) sys::setsockopt_int(c_.fd(), IPPROTO_IP, IP_LOCAL_PORT_RANGE, int(prev_lpr_));
     return e;
+}
+
+// Looks again, after a moment, at the ports where an unconnected socket was: one that the lookups
+// now find free (its connectx() went on, toward another destination) becomes the candidate.
+int port_search::recheck(uint16_t& port) {
+    static constexpr useconds_t kWaitUs[kRechecks] = {200, 1000, 4000, 16000, 64000};
+    usleep(kWaitUs[rechecks_++]);
+    port = 0;
+    diag_tuple t[kRecheck];
+    diag_answer a[kRecheck];
+    const size_t n = std::min(nrecheck_, size_t(kSockDiagBatchMax));
+    for (size_t i = 0; i < n; ++i)
+        if (int e = tuple_for(c_, recheck_[i], t[i])) return e;
+    if (int e = lease_diag(c_)) return e;
+    const uint32_t seq0 = c_.diag.next_seq();
+    for (size_t i = 1; i < n; ++i) c_.diag.next_seq();
+    ++c_.res.lookups;
+    if (int e = sock_diag_lookup_batch(c_.diag.fd(), c_.diag.portid(), seq0, IPPROTO_UDP, t, n, a)) {
+        c_.diag.discard();
+        c_.diag_leased = false;
+        return e;
+    }
+    size_t keep = 0;
+    uint16_t free[kSockDiagBatchMax];
+    size_t nfree = 0;
+    for (size_t i = 0; i < n; ++i) {
+        if (!a[i].cookie) free[nfree++] = recheck_[i];
+        else if (a[i].unconnected) recheck_[keep++] = recheck_[i];  // still there: maybe later
+    }
+    nrecheck_ = keep;
+    if (nfree == 0) return 0;
+    port = free[--nfree];
+    hints_of(c_).add_free(key_, free, nfree);
+    return 0;
 }
 
 int port_search::run() {
@@ -337,10 +387,21 @@ int port_search::run() {
         bool walked = false;
         if (int e = next_candidate(s, port, walked)) return fail(e);
         if (port == 0) {
-            // Every usable port was looked at: unless the sysctls, read now, say otherwise.
-            if (fresh_) return fail(EAGAIN);
-            if (int e = refresh()) return fail(e);
-            continue;
+            // Every usable port was looked at: unless the sysctls, read now, say otherwise, or
+            // a port marked blocked was only locked for a moment by another process.
+            if (!fresh_) {
+                if (int e = refresh()) return fail(e);
+                continue;
+            }
+            if (!final_round_) {
+                final_round_ = true;
+                hints_of(c_).clear_blocked(key_);
+                looked_ = 0;
+                continue;
+            }
+            if (nrecheck_ == 0 || rechecks_ == kRechecks) return fail(EAGAIN);
+            if (int e = recheck(port)) return fail(e);
+            if (port == 0) continue;
         }
         outcome o;
         if (int e = try_candidate(port, o)) return fail(e);

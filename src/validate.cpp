@@ -181,12 +181,12 @@ int validate(int fd, const sockaddr* src, socklen_t src_len, const sockaddr* dst
         // A scope names the link of a link-local or link-scoped multicast address, and only
         // theirs: on any other address connect(2) ignores it.
         if (out.dst.needs_scope() && d6->sin6_scope_id == 0) return EINVAL;
+        if (!out.dst.needs_scope()) d6->sin6_scope_id = 0;  // before the source may take it
         if (out.src.needs_scope()) {
             if (s6->sin6_scope_id == 0) s6->sin6_scope_id = d6->sin6_scope_id;
             if (s6->sin6_scope_id == 0) return EINVAL;
             if (d6->sin6_scope_id && s6->sin6_scope_id != d6->sin6_scope_id) return EINVAL;
         }
-        if (!out.dst.needs_scope()) d6->sin6_scope_id = 0;
         if (!out.src.needs_scope()) s6->sin6_scope_id = 0;
         uint32_t scope = out.dst.needs_scope() ? d6->sin6_scope_id : 0;
         if (scope && out.ifindex && uint32_t(out.ifindex) != scope) return EINVAL;
