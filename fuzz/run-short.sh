@@ -10,11 +10,11 @@ src=$(dirname "$here")
 build=${2:-$src/build-fuzz}
 CC=clang CXX=clang++ cmake -S "$src" -B "$build" -DCONNECTX_FUZZ=ON -DCONNECTX_BUILD_TESTS=OFF \
     -DCONNECTX_BUILD_BENCH=OFF -DCONNECTX_BUILD_TOOLS=OFF >/dev/null
-cmake --build "$build" -j2 --target netlink_reply_fuzz reserved_ports_fuzz
+cmake --build "$build" -j2 --target netlink_reply_fuzz reserved_ports_fuzz connectx_call_fuzz
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 status=0
-for t in netlink_reply reserved_ports; do
+for t in netlink_reply reserved_ports connectx_call; do
     mkdir -p "$scratch/$t"
     echo "== ${t}_fuzz for ${secs}s"
     if ! "$build/fuzz/${t}_fuzz" -max_total_time="$secs" -timeout=10 -rss_limit_mb=1024 \
