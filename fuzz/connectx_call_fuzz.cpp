@@ -14,6 +14,7 @@
 #include <fuzzer/FuzzedDataProvider.h>
 #include <linux/netlink.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -159,9 +160,22 @@ socklen_t table_address(FuzzedDataProvider& in, int family, sockaddr_storage& ss
     return sizeof *a;
 }
 
-// State the caller gave the socket before the call, by bits of the input.
-void prepare_socket(FuzzedDataProvider& in, int fd, int family, int protocol) {
-    if (in.ConsumeIntegral<uint8_t>() < 128) return;
+// connect(2) of a non-blocking socket, and its outcome awaited (up to 20 ms: loopback answers in
+// microseconds, a destination that drops the SYN never), so that no handshake or reset lands
+// between the checks of one input. False when the connect failed.
+bool connect_settled(int fd, const sockaddr_storage& to, socklen_t len) {
+    if (connect(fd, reinterpret_cast<const sockaddr*>(&to), len) == 0) return true;
+    if (errno != EINPROGRESS) return false;
+    pollfd p{fd, POLLOUT, 0};
+    poll(&p, 1, 20);
+    return getopt(fd, SOL_SOCKET, SO_ERROR, 0) == 0;  // reads and clears a pending error
+}
+
+// State the caller gave the socket before the call, by bits of the input. False when that
+// included a failed connect(2), after which the socket's state is unspecified (a TCP socket shows
+// its released port to getsockname, for one).
+bool prepare_socket(FuzzedDataProvider& in, int fd, int family, int protocol) {
+    if (in.ConsumeIntegral<uint8_t>() < 128) return true;
     const uint16_t bits = in.ConsumeIntegral<uint16_t>();
     if (bits & 0x001) setopt(fd, SOL_SOCKET, SO_REUSEADDR, 1);
     if (bits & 0x002) setopt(fd, SOL_SOCKET, SO_REUSEPORT, 1);
@@ -177,11 +191,13 @@ void prepare_socket(FuzzedDataProvider& in, int fd, int family, int protocol) {
         socklen_t len = table_address(in, family, ss);
         bind(fd, reinterpret_cast<sockaddr*>(&ss), len);
     }
+    bool fine = true;
     if (bits & 0x040) {
         socklen_t len = table_address(in, family, ss);
-        connect(fd, reinterpret_cast<sockaddr*>(&ss), len);
+        fine = connect_settled(fd, ss, len);
     }
     if ((bits & 0x080) && protocol == IPPROTO_TCP) listen(fd, 4);
+    return fine;
 }
 
 int ip_socket(int family, int protocol, bool v6only) {
@@ -212,7 +228,7 @@ void make_neighbours(FuzzedDataProvider& in, std::vector<int>& fds) {
         bind(fd, reinterpret_cast<sockaddr*>(&ss), len);
         if (spec & 0x10) {
             len = table_address(in, family, ss);
-            connect(fd, reinterpret_cast<sockaddr*>(&ss), len);
+            connect_settled(fd, ss, len);
         } else if (protocol == IPPROTO_TCP) {
             listen(fd, 4);
         }
@@ -222,8 +238,9 @@ void make_neighbours(FuzzedDataProvider& in, std::vector<int>& fds) {
 // The fd handed to connectx.
 struct subject {
     int fd = -1;
-    bool owned = false;    // made here, closed after the call
-    int family = AF_INET;  // the family its addresses are drawn from
+    bool owned = false;     // made here, closed after the call
+    int family = AF_INET;   // the family its addresses are drawn from
+    bool specified = true;  // not after a failed connect(2) (see prepare_socket)
 };
 
 // Something that is not a TCP or UDP socket of AF_INET/AF_INET6, or no open fd at all.
@@ -273,7 +290,7 @@ subject make_subject(FuzzedDataProvider& in) {
     const int protocol = kind % 2 ? IPPROTO_TCP : IPPROTO_UDP;
     s.family = (kind / 2) % 3 == 0 ? AF_INET : AF_INET6;
     s.fd = ip_socket(s.family, protocol, (kind / 2) % 3 == 2);
-    if (s.fd >= 0) prepare_socket(in, s.fd, s.family, protocol);
+    if (s.fd >= 0) s.specified = prepare_socket(in, s.fd, s.family, protocol);
     return s;
 }
 
@@ -537,7 +554,8 @@ void print_state(const char* name, const sock_state* st) {
                  unsigned(st->port_range), st->local_port);
 }
 
-void violated(const char* what) {
+// The call as decoded, with its outcome and the socket's state around it.
+void print_call(const char* what) {
     std::fprintf(stderr, "connectx_call_fuzz: %s\n  fd %d (protocol %d) -> rc %d errno %d (%s)\n",
                  what, g_call.fd, g_call.protocol, g_call.rc, g_call.err,
                  std::strerror(g_call.err));
@@ -553,6 +571,10 @@ void violated(const char* what) {
                      o->fields.ifindex, int(o->result), o->tail_nonzero ? "non-zero" : "zero");
     print_state("before", g_call.was);
     print_state("after", g_call.now);
+}
+
+void violated(const char* what) {
+    print_call(what);
     std::abort();
 }
 
@@ -669,21 +691,30 @@ void check_inputs_untouched(const placed_call& c, const sockaddr_arg& src, const
         violated("opts was written");
 }
 
+// The same call again, the result overlaying src/dst as `o` says: 0 or the errno.
+int call_again(int fd, const sockaddr_arg& src, const sockaddr_arg& dst, const opts_arg& o) {
+    placed_call c = place(src, dst, o);
+    fd_bits before = open_fd_set();
+    int rc = connectx(fd, c.src, c.src_len, c.dst, c.dst_len, c.opts);
+    int e = rc == 0 ? 0 : errno;
+    check_fds(before);
+    return e;
+}
+
 // A call whose result overlays src or dst and failed as bad input must fail the same way with
 // the result elsewhere: the library reads every input before it writes any output. (Bad input
-// leaves the socket as it was, so the second call sees the same socket.)
+// leaves the socket as it was, so the calls see the same socket.) Both are made after the first
+// call: which of two faults of one call is reported may depend on the protocol of the previous
+// call (validate.cpp's g_last_protocol).
 void check_alias_independent(int fd, const sockaddr_arg& src, const sockaddr_arg& dst,
-                             const opts_arg& o, int e) {
+                             const opts_arg& o) {
     opts_arg apart = o;
     apart.result = result_at::own;
-    placed_call c = place(src, dst, apart);
-    fd_bits before = open_fd_set();
-    int rc2 = connectx(fd, c.src, c.src_len, c.dst, c.dst_len, c.opts);
-    int e2 = errno;
-    check_fds(before);
-    if (rc2 != -1 || e2 != e) {
-        std::fprintf(stderr, "  without the overlay: rc %d errno %d (%s)\n", rc2, e2,
-                     std::strerror(e2));
+    const int e_apart = call_again(fd, src, dst, apart);
+    const int e_over = call_again(fd, src, dst, o);
+    if (e_apart != e_over) {
+        std::fprintf(stderr, "  again: overlaid errno %d (%s), apart errno %d (%s)\n", e_over,
+                     std::strerror(e_over), e_apart, std::strerror(e_apart));
         violated("the result overlaying src/dst changed the outcome");
     }
 }
@@ -715,8 +746,9 @@ void run_call(const subject& s, const sockaddr_arg& src, const sockaddr_arg& dst
         for (size_t i = 0; i < sizeof(connectx_result); ++i)
             if (res[i] != kResultFill) violated("result written through a pointer past size");
     }
+    sock_state now;
     if (protocol) {
-        const sock_state now = read_state(s.fd);
+        now = read_state(s.fd);
         g_call.now = &now;
         if (rc == -1 && e != EINPROGRESS && e != EINTR) check_after_failure(protocol, was, now);
         if (rc == 0 || e == EINPROGRESS) {
@@ -724,8 +756,11 @@ void run_call(const subject& s, const sockaddr_arg& src, const sockaddr_arg& dst
             if (c.result) check_result(*c.result, now, dst_port_of(dst));
         }
     }
-    if (c.aliased && c.result && rc == -1 && (e == EINVAL || e == EAFNOSUPPORT))
-        check_alias_independent(s.fd, src, dst, o, e);
+    if (c.aliased && c.result && rc == -1 && (e == EINVAL || e == EAFNOSUPPORT) && s.specified)
+        check_alias_independent(s.fd, src, dst, o);
+    // CXFUZZ_PRINT=1 shows what each input decodes to (to read a reproducer or pick seeds).
+    static const bool print = std::getenv("CXFUZZ_PRINT") != nullptr;
+    if (print) print_call("call");
 }
 
 // One call of each kind that makes the library open what it keeps per namespace: the netlink

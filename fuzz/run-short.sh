@@ -2,7 +2,8 @@
 # run-short.sh - build the libFuzzer targets with clang (ASan + UBSan) and run each for a bounded
 # time over the committed seed corpus. New inputs go to a scratch directory, not into the tree.
 # Usage: fuzz/run-short.sh [seconds per target, default 30] [build dir, default build-fuzz]
-# Exits non-zero if a target fails to build or finds a crash, leak or undefined behaviour.
+# Exits non-zero if a target fails to build or finds a crash, leak or undefined behaviour, or a
+# broken promise of connectx() (connectx_call_fuzz; it needs root for its private namespace).
 set -eu
 secs=${1:-30}
 here=$(cd "$(dirname "$0")" && pwd)
