@@ -22,7 +22,7 @@ for t in netlink_reply reserved_ports connectx_call; do
             -artifact_prefix="$scratch/" -print_final_stats=1 \
             "$scratch/$t" "$here/corpus/$t"; then
         echo "${t}_fuzz FAILED; reproducer(s):" >&2
-        ls "$scratch"/crash-* "$scratch"/leak-* "$scratch"/timeout-* 2>/dev/null >&2 || true
+        ls "$scratch"/crash-* "$scratch"/leak-* "$scratch"/timeout-* >&2 2>/dev/null || true
         mkdir -p "$build/fuzz-artifacts" && cp "$scratch"/crash-* "$scratch"/leak-* \
             "$scratch"/timeout-* "$build/fuzz-artifacts/" 2>/dev/null || true
         status=1
