@@ -14,6 +14,8 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
+#include <memory>
+#include <new>
 
 #include "netns_cache.hpp"
 
@@ -222,12 +224,19 @@ int sock_diag_lookup(int nl, uint32_t portid, uint32_t seq, int protocol, const 
 int sock_diag_lookup_batch(int nl, uint32_t portid, uint32_t seq0, int protocol,
                            const diag_tuple* t, size_t n, diag_answer* out) noexcept {
     if (n == 0 || n > kSockDiagBatchMax) return EINVAL;
-    alignas(nlmsghdr) static thread_local uint8_t req[kSockDiagRequestSize * kSockDiagBatchMax];
+    // Per-thread buffers, allocated on a thread's first batch: static TLS stays small (the
+    // drop-in is loaded at program start, where TLS comes from one fixed block).
+    constexpr size_t kReqBytes = kSockDiagRequestSize * kSockDiagBatchMax;
+    constexpr size_t kReplyBytes = kLookupReplyMax * kSockDiagBatchMax;
+    static thread_local std::unique_ptr<uint8_t[]> buffers;
+    if (!buffers) buffers.reset(new (std::nothrow) uint8_t[kReqBytes + kReplyBytes]);
+    if (!buffers) return ENOMEM;
+    uint8_t* req = buffers.get();
+    auto reply = reinterpret_cast<uint8_t(*)[kLookupReplyMax]>(buffers.get() + kReqBytes);
     for (size_t i = 0; i < n; ++i)
         sock_diag_build_lookup(req + i * kSockDiagRequestSize, kSockDiagRequestSize,
                                seq0 + uint32_t(i), protocol, t[i]);
     if (int e = nl_send(nl, req, n * kSockDiagRequestSize)) return e;
-    alignas(nlmsghdr) static thread_local uint8_t reply[kSockDiagBatchMax][kLookupReplyMax];
     iovec iov[kSockDiagBatchMax];
     mmsghdr msgs[kSockDiagBatchMax];
     bool answered[kSockDiagBatchMax] = {};

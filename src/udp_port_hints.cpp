@@ -193,8 +193,8 @@ void udp_port_hints::end_walk(const dest_key& key) noexcept {
 }
 
 size_t udp_port_hints::next_to_probe(const dest_key& key, port_span span,
-                                     const reserved_ports& reserved, uint16_t* out,
-                                     size_t n) noexcept {
+                                     const reserved_ports& reserved, uint16_t* out, size_t n,
+                                     uint32_t& visited) noexcept {
     std::lock_guard lock(mu_);
     dest* d = find(key, true);
     const uint32_t size = span.size();
@@ -207,7 +207,7 @@ size_t udp_port_hints::next_to_probe(const dest_key& key, port_span span,
     }
     uint32_t at = d ? d->probe_at : random_below(size);
     size_t k = 0;
-    for (uint32_t looked = 0; k < n && looked < size; ++looked) {
+    for (visited = 0; k < n && visited < size; ++visited) {
         uint16_t p = port_at(span, at++);
         if (!reserved.test(p)) out[k++] = p;
     }

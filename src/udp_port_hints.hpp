@@ -62,8 +62,9 @@ public:
 
     // Up to `n` ports toward `key` to look up in one batch: the next ones of a cyclic walk of
     // `span` (reserved ports passed over, blocked ones included: the caller sets them aside).
+    // `visited`: the ports of the span the walk went past, reserved ones included.
     size_t next_to_probe(const dest_key& key, port_span span, const reserved_ports& reserved,
-                         uint16_t* out, size_t n) noexcept;
+                         uint16_t* out, size_t n, uint32_t& visited) noexcept;
 
     // Ports a batch of lookups found free toward `key`.
     void add_free(const dest_key& key, const uint16_t* ports, size_t n) noexcept;

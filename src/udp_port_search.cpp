@@ -171,9 +171,11 @@ int port_search::probe(port_span span) {
     size_t n;
     {
         std::lock_guard lock(c_.ns->mu);
-        n = hints_of(c_).next_to_probe(key_, span, c_.ns->reserved, ports, kSockDiagBatchMax);
+        uint32_t visited = 0;
+        n = hints_of(c_).next_to_probe(key_, span, c_.ns->reserved, ports, kSockDiagBatchMax,
+                                       visited);
+        looked_ += visited;
     }
-    looked_ += uint32_t(n);
     if (n == 0) return 0;
     diag_tuple t[kSockDiagBatchMax];
     for (size_t i = 0; i < n; ++i)
@@ -217,10 +219,11 @@ int port_search::next_candidate(port_span span, uint16_t& port, bool& walked) {
             // A port bound alone needs no lookup: the next one in probing order, as it is. If
             // someone holds it, the bind fails and the search takes the lock from then on.
             std::lock_guard lock(c_.ns->mu);
-            if (hints_of(c_).next_to_probe(key_, span, c_.ns->reserved, &port, 1) == 1) {
-                ++looked_;
-                return 0;
-            }
+            uint32_t visited = 0;
+            const size_t got =
+                hints_of(c_).next_to_probe(key_, span, c_.ns->reserved, &port, 1, visited);
+            looked_ += visited;
+            if (got == 1) return 0;
         }
         if (looked_ >= span.size()) return 0;
         if (int e = probe(span)) return e;

@@ -188,7 +188,14 @@ TEST(UdpPortHints, StaysBoundedFarBeyondItsSizeAndPicksStayUsable) {
     for (uint16_t p; (p = hints.pick(k, span, reserved, walked)) != 0;) seen.insert(p);
     EXPECT_EQ(seen.size(), 7u);
     uint16_t probe[4];
-    ASSERT_EQ(hints.next_to_probe(k, span, reserved, probe, 4), 4u);
+    uint32_t visited = 0;
+    ASSERT_EQ(hints.next_to_probe(k, span, reserved, probe, 4, visited), 4u);
+    EXPECT_GE(visited, 4u);
+    // A span of nothing but reserved ports: nothing to probe, and the whole span was gone past.
+    cx::detail::reserved_ports all;
+    all.set(40000, 40007);
+    EXPECT_EQ(hints.next_to_probe(k, span, all, probe, 4, visited), 0u);
+    EXPECT_EQ(visited, span.size());
     hints.add_free(k, probe, 2);
     EXPECT_NE(hints.pick(k, span, reserved, walked), 0);
     EXPECT_FALSE(walked);
