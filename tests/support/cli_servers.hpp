@@ -70,4 +70,8 @@ private:
     std::thread thread_;
 };
 
+// Adds a route of `type` (RTN_BLACKHOLE, RTN_UNREACHABLE, RTN_PROHIBIT) to the IPv4 prefix
+// ip/len in the caller's network namespace. Returns 0 or the kernel's errno.
+int add_ipv4_route_of_type(const char* ip, int prefix_len, unsigned char type);
+
 }  // namespace cxtest

@@ -7,12 +7,33 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cctype>
 
 #include "io.hpp"
 
 namespace cxcli {
 
+namespace {
+
+// curl answers "localhost" and "*.localhost" itself (RFC 6761), whatever /etc/hosts says: ::1
+// first, then 127.0.0.1, as the family allows.
+bool is_localhost(const std::string& host) {
+    std::string h;
+    for (char c : host) h += char(std::tolower(static_cast<unsigned char>(c)));
+    return h == "localhost" || (h.size() > 10 && h.compare(h.size() - 10, 10, ".localhost") == 0);
+}
+
+resolve_outcome loopback(uint16_t port, int family) {
+    resolve_outcome out;
+    if (family != AF_INET) out.addresses.push_back(*cx::address::parse("::1", port));
+    if (family != AF_INET6) out.addresses.push_back(*cx::address::parse("127.0.0.1", port));
+    return out;
+}
+
+}  // namespace
+
 resolve_outcome resolve_host(const std::string& host, uint16_t port, int family, int socktype) {
+    if (is_localhost(host)) return loopback(port, family);
     resolve_outcome out;
     addrinfo hints{};
     hints.ai_family = family;

@@ -49,7 +49,50 @@ std::string_view next_field(std::string_view& line) {
     return field;
 }
 
+std::optional<int> hex_value(std::string_view s) {
+    int v = 0;
+    for (char c : s) {
+        int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (digit < 0) return std::nullopt;
+        v = v * 16 + digit;
+    }
+    return v;
+}
+
+const char* table_path(int socktype, int family) {
+    if (socktype == SOCK_DGRAM) return family == AF_INET ? "/proc/net/udp" : "/proc/net/udp6";
+    return family == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6";
+}
+
 }  // namespace
+
+std::vector<uint16_t> find_local_ports(std::string_view table, const cx::address& local_ip,
+                                       uint16_t lo, uint16_t hi, const cx::address& remote,
+                                       int state) {
+    std::vector<uint16_t> ports;
+    std::string ip_key = proc_key(local_ip);
+    ip_key.resize(ip_key.find(':') + 1);  // the address and its ':'
+    const std::string want_remote = proc_key(remote);
+    while (!table.empty()) {
+        size_t nl = table.find('\n');
+        std::string_view line = table.substr(0, nl);
+        table.remove_prefix(nl == std::string_view::npos ? table.size() : nl + 1);
+        next_field(line);  // "sl"
+        std::string_view l = next_field(line), r = next_field(line), st = next_field(line);
+        if (r != want_remote || l.substr(0, ip_key.size()) != ip_key || st.size() > 2) continue;
+        auto port = hex_value(l.substr(ip_key.size()));
+        if (hex_value(st) == state && port && *port >= lo && *port <= hi)
+            ports.push_back(uint16_t(*port));
+    }
+    return ports;
+}
+
+std::vector<uint16_t> tcp_local_ports(const cx::address& local_ip, uint16_t lo, uint16_t hi,
+                                      const cx::address& remote, int state) {
+    std::string text;
+    if (read_file(table_path(SOCK_STREAM, local_ip.family()), text) != 0) return {};
+    return find_local_ports(text, local_ip, lo, hi, remote, state);
+}
 
 std::optional<int> find_socket_state(std::string_view table, const cx::address& local,
                                      const cx::address& remote) {
@@ -61,23 +104,14 @@ std::optional<int> find_socket_state(std::string_view table, const cx::address& 
         next_field(line);  // "sl"
         std::string_view l = next_field(line), r = next_field(line), st = next_field(line);
         if (l != want_local || r != want_remote || st.empty() || st.size() > 2) continue;
-        int state = 0;
-        for (char c : st) {
-            int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-            if (digit < 0) return std::nullopt;
-            state = state * 16 + digit;
-        }
-        return state;
+        return hex_value(st);
     }
     return std::nullopt;
 }
 
 std::optional<int> socket_state(int socktype, const cx::address& local, const cx::address& remote) {
-    const char* path = socktype == SOCK_DGRAM
-                           ? (local.family() == AF_INET ? "/proc/net/udp" : "/proc/net/udp6")
-                           : (local.family() == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6");
     std::string text;
-    if (read_file(path, text) != 0) return std::nullopt;
+    if (read_file(table_path(socktype, local.family()), text) != 0) return std::nullopt;
     return find_socket_state(text, local, remote);
 }
 
