@@ -43,6 +43,9 @@
 #ifndef IP_LOCAL_PORT_RANGE
 #define IP_LOCAL_PORT_RANGE 51
 #endif
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
 
 namespace cx::detail {
 namespace {
@@ -79,6 +82,13 @@ struct udp_call {
     int prev_reuse = 0;          // SO_REUSEADDR before the call, restored if we fail unbound
     bool v4_table = false;       // IPv4 traffic: AF_INET socket or IPv4-mapped destination
     uint32_t ifindex = 0;        // device the socket is bound to (lookups must name it)
+    uint32_t arrival = 0;        // with no device: the one the flow arrives on (route's), 0 = not
+                                 // asked yet
+    int prev_device = 0;         // SO_BINDTOIFINDEX before opts.ifindex replaced it
+    bool reuse_read = false;     // prev_reuse holds the caller's value
+    bool device_set = false;     // opts.ifindex was applied over prev_device
+    bool bound_shared = false;   // bound for good to a port with SO_REUSEADDR=1 (see finish)
+    int prev_no_port = 0;        // IP_BIND_ADDRESS_NO_PORT as the caller set it (cleared meanwhile)
     bool rebind_device = false;  // connect(AF_UNSPEC) clears the bound device: set it again
     bool device_known = true;    // false: ifindex not read yet (see know_device)
     bool check_bound = false;    // a locked lookup that is not ours checks the bound port
@@ -132,20 +142,40 @@ int bound_port(int fd, uint16_t& port) {
     return 0;
 }
 
+// The device a lookup names. udp_diag's exact lookup is the receive path's: it finds a socket
+// bound to a device only when the lookup names that device, and unbound ones always. A socket
+// bound to a device must name it; one without must name the device the flow arrives on (the
+// route's toward dst), or a flow of another socket bound there stays invisible and is duplicated.
+int lookup_device(udp_call& c, uint32_t& dev) {
+    if (c.ifindex) {
+        dev = c.ifindex;
+        return 0;
+    }
+    if (!c.arrival) {
+        address ip = c.src;
+        ip.set_port(0);  // one answer for every candidate port
+        route_answer a;
+        if (int e = route_ask(*c.ns, c.fd(), IPPROTO_UDP, ip, c.r.dst, 0, a)) return e;
+        c.arrival = a.oif;
+    }
+    dev = c.arrival;
+    return 0;
+}
+
 // Exact lookup of (dst -> src:port). Counts it, and marks the namespace's udp_diag as answering
 // when it names any socket.
 int lookup(udp_call& c, uint16_t port, diag_answer& out) {
+    diag_tuple t;
+    if (int e = lookup_device(c, t.ifindex)) return e;
     if (!c.diag_leased) {
         if (int e = c.ns->lease(NETLINK_SOCK_DIAG, c.fd(), c.diag)) return e;
         c.diag_leased = true;
     }
-    diag_tuple t;
     t.family = c.family();
     std::memcpy(t.local, ip_bytes(c.src, c.v4_table), c.ip_len());
     std::memcpy(t.remote, ip_bytes(c.r.dst, c.v4_table), c.ip_len());
     t.local_port = port;
     t.remote_port = c.r.dst.port();
-    t.ifindex = c.ifindex;
     ++c.res.lookups;
     int e = sock_diag_lookup(c.diag.fd(), c.diag.portid(), c.diag.next_seq(), IPPROTO_UDP, t, out);
     if (e) {
@@ -235,12 +265,22 @@ int begin(udp_call& c) {
     if (reuseport) return EINVAL;
     if (int e = netns_for_socket(c.fd(), c.ns)) return e;
     if (int e = sys::getsockopt_int(c.fd(), SOL_SOCKET, SO_REUSEADDR, c.prev_reuse)) return e;
+    c.reuse_read = true;
+    // A program may set IP_BIND_ADDRESS_NO_PORT on every client socket; on UDP it would keep the
+    // bind from taking the candidate port, and connect() would autobind one instead.
+    if (int e = sys::getsockopt_int(c.fd(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, c.prev_no_port))
+        return e;
+    if (c.prev_no_port)
+        if (int e = sys::setsockopt_int(c.fd(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 0)) return e;
     if (c.r.ifindex) {
+        if (int e = sys::getsockopt_int(c.fd(), SOL_SOCKET, SO_BINDTOIFINDEX, c.prev_device))
+            return e;
         if (int e = sys::setsockopt_int(c.fd(), SOL_SOCKET, SO_BINDTOIFINDEX, c.r.ifindex))
             return e;
+        c.device_set = true;
         c.ifindex = uint32_t(c.r.ifindex);
         c.rebind_device = true;
-    } else if (c.r.src_ip_given && !c.r.dst.is_link_local() && !c.r.src.is_link_local()) {
+    } else if (c.r.src_ip_given && !c.r.dst.needs_scope() && !c.r.src.needs_scope()) {
         c.device_known = false;  // a given, non-link-local IP: read when needed, see know_device
     } else {
         c.device_known = false;
@@ -248,7 +288,7 @@ int begin(udp_call& c) {
     }
     // A link-local destination is reached through its scope's device; bind() of the scoped
     // source binds the socket there.
-    if (!c.ifindex && c.r.dst.is_link_local()) c.ifindex = c.r.dst.scope_id();
+    if (!c.ifindex && c.r.dst.needs_scope()) c.ifindex = c.r.dst.scope_id();
     c.src = c.r.src;
     return 0;
 }
@@ -282,6 +322,7 @@ int connect_explicit(udp_call& c) {
         set_reuse(c, c.prev_reuse);
         return e;
     }
+    c.bound_shared = true;
     int e = lock_and_connect(c, port);
     if (e == 0) report_local(c, c.src.sa(), c.src.size());
     return e;
@@ -298,11 +339,9 @@ bool usable_span(const udp_call& c, port_span ns_range, uint32_t sock_range, por
         if (!i) return false;
         s = *i;
     }
-    uint16_t lo = uint16_t(sock_range & 0xffff), hi = uint16_t(sock_range >> 16);
-    if (lo && lo >= ns_range.lo && lo <= ns_range.hi) s.lo = std::max(s.lo, lo);
-    if (hi && hi >= ns_range.lo && hi <= ns_range.hi) s.hi = std::min(s.hi, hi);
-    if (s.lo > s.hi) return false;
-    out = s;
+    auto n = narrow_by_socket_range(s, ns_range, sock_range);
+    if (!n) return false;
+    out = *n;
     return true;
 }
 
@@ -588,6 +627,26 @@ int connect_search(udp_call& c) {
             contended = true;
             continue;
         }
+        if (alone && lpr) {
+            // The kernel ignores a socket's range outside ip_local_port_range and binds another
+            // port from there: a range changed since it was read. Give that port back and look
+            // again, so that the call's own range holds.
+            uint16_t landed = 0;
+            if (int e2 = bound_port(c.fd(), landed)) return fail(e2);
+            if (landed != port) {
+                if (int e2 = know_device(c)) return fail(e2);
+                sys::disconnect(c.fd());
+                if (c.rebind_device)
+                    if (int e2 = sys::setsockopt_int(c.fd(), SOL_SOCKET, SO_BINDTOIFINDEX,
+                                                     int(c.ifindex)))
+                        return fail(e2);
+                if (int e2 = refresh()) return fail(e2);
+                if (++elsewhere > kMaxElsewhere) return fail(EAGAIN);
+                continue;
+            }
+            at.set_port(port);
+        }
+        const bool alone_bind = alone;
         int r;
         if (alone) {
             r = connect_alone(c);
@@ -601,7 +660,10 @@ int connect_search(udp_call& c) {
         if (r == 0) {
             if (lpr) sys::setsockopt_int(c.fd(), IPPROTO_IP, IP_LOCAL_PORT_RANGE, int(prev_lpr));
             if (alone) {
-                if (lpr) alone_succeeded(*c.ns);
+                if (lpr) {
+                    alone_succeeded(*c.ns);
+                    report_local(c, at.sa(), at.size());
+                }
             } else {
                 at.set_port(port);  // the locked lookup found our socket there
                 report_local(c, at.sa(), at.size());
@@ -614,7 +676,10 @@ int connect_search(udp_call& c) {
         // port back clears it.
         if (int e2 = know_device(c)) return fail(r == kBoundElsewhere ? e2 : r);
         sys::disconnect(c.fd());
-        if (!lpr) return r;  // bound for good: lock released, nothing more to undo
+        if (!lpr) {  // bound for good: lock released, nothing more to undo
+            c.bound_shared = !alone_bind;
+            return r;
+        }
         if (r == kBoundElsewhere) {
             // Outside the current ip_local_port_range: the kernel bound another port. Read the
             // sysctls (even when read this call: only a concurrent change explains it, and a
@@ -636,18 +701,37 @@ int connect_search(udp_call& c) {
     }
 }
 
+// After the call, whatever its outcome: IP_BIND_ADDRESS_NO_PORT as the caller had it; after a
+// failure also SO_REUSEADDR and the device as they were, and no association. One exception: a
+// socket bound for good (an explicit port; any port before 6.3) to a port it shares with other
+// flows keeps SO_REUSEADDR=1, since 0 there would lock those flows' peers out of the port until
+// the caller closes it. A port it holds alone it keeps as after bind(2).
+int finish(udp_call& c, int e) {
+    if (c.prev_no_port) sys::setsockopt_int(c.fd(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1);
+    if (e == 0) return 0;
+    if (c.reuse_read && !c.bound_shared) set_reuse(c, c.prev_reuse);
+    if (c.device_set) sys::setsockopt_int(c.fd(), SOL_SOCKET, SO_BINDTOIFINDEX, c.prev_device);
+    return e;
+}
+
+int udp_connect_begun(udp_call& c) {
+    // Lock and lookups need the concrete local address: with a wildcard one (even with a fixed
+    // port) the check would look at the wildcard, not at the address the route picks, and let a
+    // duplicate 4-tuple through. The route's device is the one the flow arrives on.
+    if (!c.r.src_ip_given)
+        if (int e = route_source(*c.ns, c.fd(), IPPROTO_UDP, c.r.dst, c.ifindex, c.src, &c.arrival))
+            return e;
+    if (c.r.src_port() != 0) return connect_explicit(c);
+    return connect_search(c);
+}
+
 }  // namespace
 
 int udp_connect(const request& r, connectx_result& res) noexcept {
     udp_call c(r, res);
-    if (int e = begin(c)) return e;
-    // Lock and lookups need the concrete local address: with a wildcard one (even with a fixed
-    // port) the check would look at the wildcard, not at the address the route picks, and let a
-    // duplicate 4-tuple through.
-    if (!r.src_ip_given)
-        if (int e = route_source(*c.ns, c.fd(), r.dst, c.ifindex, c.src)) return e;
-    if (r.src_port() != 0) return connect_explicit(c);
-    return connect_search(c);
+    int e = begin(c);
+    if (e == 0) e = udp_connect_begun(c);
+    return finish(c, e);
 }
 
 }  // namespace cx::detail

@@ -132,6 +132,20 @@ CONNECTX_API int connectx(int fd, const struct sockaddr *src, socklen_t src_len,
                           const struct sockaddr *dst, socklen_t dst_len,
                           const struct connectx_opts *opts);
 
+/*
+ * The source address connectx() would give socket `fd` toward `dst` when the caller names none:
+ * the routing table's answer to the question connect(2) asks for that socket (its bound device,
+ * SO_MARK, owner and IP_TOS; the scope of a link-local `dst`), asked in the socket's network
+ * namespace by rtnetlink, never by connecting a throwaway socket. The address is written to
+ * `*src` with port 0, IPv4-mapped when `dst` is; nothing is changed on `fd`.
+ * Returns 0, or -1 with errno: EBADF, ENOTSOCK, EPROTOTYPE, EAFNOSUPPORT and EINVAL as
+ * connectx() checks `fd` and `dst` (`src` NULL is EINVAL); the route's own answer
+ * (ENETUNREACH, EHOSTUNREACH, EACCES for a prohibit route, EINVAL for a blackhole,
+ * EADDRNOTAVAIL when it names no source); the netlink errors of connectx().
+ */
+CONNECTX_API int connectx_source(int fd, const struct sockaddr *dst, socklen_t dst_len,
+                                 struct sockaddr_storage *src);
+
 /* Name of a technique ("connect", "bind-no-port", ...); "unknown" for other values. */
 CONNECTX_API const char *connectx_technique_name(uint32_t technique);
 
