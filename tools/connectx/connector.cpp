@@ -97,10 +97,19 @@ std::string ms_since(clock::time_point t0) {
         std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - t0).count());
 }
 
-// The source IP a failed attempt was using: the pinned one, else the route's choice.
-cx::address source_ip_for(const connect_request& req, const cx::address& dst) {
+// The source IP an attempt on `fd` uses: the pinned one, else the routing table's answer (the
+// library asks rtnetlink, cx::source_for). A failed attempt may leave `fd` bound, which the
+// library refuses to be asked about; then ask for a fresh socket of the same kind on the same
+// interface, which is never bound nor connected, so it takes no port.
+cx::address source_ip_for(int fd, const connect_request& req, const cx::address& dst) {
     if (req.source.ip) return *req.source.ip;
-    if (auto ip = route_source(dst, req.source.ifindex)) return *ip;
+    if (auto ip = cx::source_for(fd, dst)) return *ip;
+    unique_fd fresh(::socket(dst.family(), req.socktype | SOCK_CLOEXEC, 0));
+    int ifindex = req.source.ifindex;
+    if (fresh && (!ifindex || ::setsockopt(fresh.get(), SOL_SOCKET, SO_BINDTOIFINDEX, &ifindex,
+                                           sizeof ifindex) == 0)) {
+        if (auto ip = cx::source_for(fresh.get(), dst)) return *ip;
+    }
     return wildcard(dst.family());
 }
 
@@ -113,7 +122,7 @@ cx::address source_ip_for(const connect_request& req, const cx::address& dst) {
 attempt_result retry_time_wait_ports(int fd, const connect_request& req, const cx::address& dst) {
     const port_span span = *req.source.range;
     std::vector<uint16_t> ports =
-        tcp_local_ports(source_ip_for(req, dst), span.lo, span.hi, dst, kTcpTimeWait);
+        tcp_local_ports(source_ip_for(fd, req, dst), span.lo, span.hi, dst, kTcpTimeWait);
     attempt_result r;
     r.err = EADDRNOTAVAIL;
     connect_request one = req;
@@ -180,7 +189,7 @@ bool is_local_failure(int err) {
 
 // "no free source port in N-M toward DST (K tried): why; 127.0.0.1:N ESTABLISHED, ...": for a
 // range of a few ports, the state of each 4-tuple, so the user sees what is in the way.
-std::string range_message(const connect_request& req, const cx::address& dst,
+std::string range_message(int fd, const connect_request& req, const cx::address& dst,
                           const attempt_result& r, const std::string& why) {
     const port_span& span = *req.source.range;
     std::string msg = "no free source port in " + std::to_string(span.lo) + "-" +
@@ -189,7 +198,7 @@ std::string range_message(const connect_request& req, const cx::address& dst,
     msg += ": " + why;
     constexpr int kListed = 8;
     if (span.hi - span.lo >= kListed) return msg;
-    cx::address local = source_ip_for(req, dst);
+    cx::address local = source_ip_for(fd, req, dst);
     std::string held;
     for (uint32_t p = span.lo; p <= span.hi; ++p) {
         local.set_port(uint16_t(p));
@@ -210,8 +219,8 @@ std::string route_refusal(int err) {
 }
 
 // Exit status and message for a failed attempt at `dst`.
-void describe_failure(const connect_request& req, const cx::address& dst, const attempt_result& r,
-                      int& exit, std::string& msg) {
+void describe_failure(int fd, const connect_request& req, const cx::address& dst,
+                      const attempt_result& r, int& exit, std::string& msg) {
     const source_spec& s = req.source;
     bool udp = req.socktype == SOCK_DGRAM;
     int err = r.err;
@@ -224,7 +233,7 @@ void describe_failure(const connect_request& req, const cx::address& dst, const 
     }
     if (s.any() && is_local_failure(err)) {
         exit = exit_interface;
-        cx::address src_ip = source_ip_for(req, dst);
+        cx::address src_ip = source_ip_for(fd, req, dst);
         if (s.ip && err == EADDRNOTAVAIL && !is_local_address(*s.ip)) {
             msg = "source address " + s.ip->ip_string() + " is not an address of this host";
         } else if (s.ip && s.ifindex && err == EADDRNOTAVAIL &&
@@ -233,7 +242,7 @@ void describe_failure(const connect_request& req, const cx::address& dst, const 
         } else if (err == ENODEV) {
             msg = "interface " + s.ifname + " does not exist";
         } else if ((s.range && err == EADDRNOTAVAIL) || (udp && err == EAGAIN)) {
-            msg = s.range ? range_message(req, dst, r, why)
+            msg = s.range ? range_message(fd, req, dst, r, why)
                           : "no free source port toward " + dst.to_string() + ": " + why;
         } else if (!udp && err == EADDRINUSE) {
             msg = "cannot bind source port " + std::to_string(s.port) + ": " + why + " (" +
@@ -329,7 +338,7 @@ connect_outcome connect_socket(int fd, const connect_request& req, cx::address d
         out.conn.lookups = r.conn.lookups;
         return out;
     }
-    describe_failure(req, dst, r, out.exit, out.error);
+    describe_failure(fd, req, dst, r, out.exit, out.error);
     if (req.verbose) trace_line("* ", out.error);
     return out;
 }
