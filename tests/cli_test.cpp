@@ -403,6 +403,44 @@ TEST(CliProgram, BadArgumentsExitTwoAndSayWhy) {
                                      " (libconnectx) libcurl/");
 }
 
+// Every long option --help lists, in the order it lists them.
+std::vector<std::string> help_long_options() {
+    std::string help = cxcli::usage_text();
+    std::vector<std::string> names;
+    for (size_t at = help.find("--"); at != std::string::npos; at = help.find("--", at + 2)) {
+        size_t end = help.find_first_of(" =,)\n", at);
+        std::string name = help.substr(at, end - at);
+        if (name.size() > 2 && std::find(names.begin(), names.end(), name) == names.end())
+            names.push_back(name);
+    }
+    return names;
+}
+
+std::string file_text(const char* path) {
+    std::ifstream f(path);
+    return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+TEST(CliDocs, ManPageAndCompletionCoverEveryOptionAndTheVersion) {
+    std::string man = file_text(CONNECTX_CLI_MAN_PAGE);
+    std::string completion = file_text(CONNECTX_CLI_COMPLETION);
+    ASSERT_FALSE(man.empty()) << CONNECTX_CLI_MAN_PAGE;
+    ASSERT_FALSE(completion.empty()) << CONNECTX_CLI_COMPLETION;
+    auto names = help_long_options();
+    EXPECT_GT(names.size(), 50u);
+    for (const auto& name : names) {
+        // The man page escapes its dashes: --local-port is written \-\-local\-port.
+        std::string escaped;
+        for (char c : name) escaped += c == '-' ? std::string("\\-") : std::string(1, c);
+        EXPECT_CONTAINS(man, escaped);
+        EXPECT_CONTAINS(completion, name);
+    }
+    std::string version = std::to_string(CONNECTX_VERSION_MAJOR) + "." +
+                          std::to_string(CONNECTX_VERSION_MINOR) + "." +
+                          std::to_string(CONNECTX_VERSION_PATCH);
+    EXPECT_CONTAINS(man.substr(0, man.find('\n')), "\"connectx " + version + "\"");
+}
+
 // ---------------------------------------------------------------------------------------------
 // The program in private namespaces.
 

@@ -3,9 +3,9 @@
 # (tests/cli_test.cpp, CliVsCurl). Started by the test inside its private network namespace and
 # stopped by it (by pid); it listens only on the address it is given.
 #
-# usage: cli_http_server.py ADDRESS CERT KEY
+# usage: cli_http_server.py ADDRESS CERT KEY [HTTP_PORT HTTPS_PORT]
 # Prints "ready HTTP_PORT HTTPS_PORT" on standard output once both listen (ports chosen by the
-# kernel). HTTP/1.1 with keep-alive. Paths:
+# kernel unless given: docs/cli.md's transcript uses fixed ones). HTTP/1.1 with keep-alive. Paths:
 #   /hello           200 "hello\n"
 #   /redirect/N      302 to /redirect/N-1, /redirect/0 -> 302 to /hello
 #   /loop            302 to /loop
@@ -122,8 +122,9 @@ class Server(http.server.ThreadingHTTPServer):
 
 def main():
     address, cert, key = sys.argv[1:4]
-    plain = Server((address, 0), None)
-    secure = Server((address, 0), (cert, key))
+    ports = [int(p) for p in sys.argv[4:6]] or [0, 0]
+    plain = Server((address, ports[0]), None)
+    secure = Server((address, ports[1]), (cert, key))
     for s in (plain, secure):
         threading.Thread(target=s.serve_forever, daemon=True).start()
     print("ready %d %d" % (plain.server_address[1], secure.server_address[1]), flush=True)
