@@ -987,6 +987,8 @@ TEST_F(CliVsCurl, HttpsTrustedByCacertUntrustedExits60InsecureWorks) {
         auto untrusted = same_as_curl({"-sS", fx.https("/hello")}, 60);  // the system's CAs
         EXPECT_CONTAINS(untrusted.err, "(60) SSL certificate problem");
         same_as_curl({"-sk", fx.https("/hello")}, 0);
+        same_as_curl({"-sk", "-o", "/dev/null", "-w", "%{certs}|%{num_certs}", fx.https("/hello")},
+                     0);
         same_as_curl({"-s", "--cacert", fx.cert.cert(), "-w", "%{scheme} %{ssl_verify_result}",
                       "-o", "/dev/null", fx.https("/hello")},
                      0);
@@ -1077,6 +1079,14 @@ TEST_F(CliVsCurl, RequestOptionsSendWhatCurlSends) {
         same_as_curl({"-s", "-G", "-d", "a=1", "-d", "b=2", fx.http("/echo")}, 0);
         same_as_curl({"-s", "-X", "PUT", "-H", "X-Test: yes", "-b", "n=v", fx.http("/echo")}, 0);
         same_as_curl({"-s", "-I", fx.http("/hello")}, 0);
+        char path[] = "/tmp/cxcli-upload-XXXXXX";
+        int fd = ::mkstemp(path);
+        ASSERT_GE(fd, 0);
+        ASSERT_EQ(::write(fd, "uploaded\n", 9), 9);
+        ::close(fd);
+        same_as_curl({"-s", "-T", path, fx.http("/echo")}, 0);
+        same_as_curl({"-s", "--data-binary", std::string("@") + path, fx.http("/echo")}, 0);
+        ::unlink(path);
         same_as_curl({"-s", "-D", "-", "-o", "/dev/null", fx.http("/hello")}, 0);
         same_as_curl({"-s", "--compressed", fx.http("/hello")}, 0);
         same_as_curl(

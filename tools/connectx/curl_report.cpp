@@ -54,7 +54,8 @@ wo_value http_version_value(CURL* h) {
     return text("0");
 }
 
-// %{certs}: each certificate's fields one a line, a blank line between certificates.
+// %{certs}: each certificate's fields one a line, as curl prints them: the PEM of the "Cert"
+// field without its name (it ends in a newline of its own).
 std::pair<wo_value, wo_value> certs(CURL* h) {
     curl_certinfo* ci = nullptr;
     std::string all;
@@ -62,9 +63,12 @@ std::pair<wo_value, wo_value> certs(CURL* h) {
     if (curl_easy_getinfo(h, CURLINFO_CERTINFO, &ci) == CURLE_OK && ci) {
         n = ci->num_of_certs;
         for (int i = 0; i < n; ++i) {
-            for (curl_slist* s = ci->certinfo[i]; s; s = s->next)
-                all += std::string(s->data) + "\n";
-            if (i + 1 < n) all += "\n";
+            for (curl_slist* s = ci->certinfo[i]; s; s = s->next) {
+                std::string field = s->data;
+                if (field.compare(0, 5, "Cert:") == 0) field.erase(0, 5);
+                all += field;
+                if (field.empty() || field.back() != '\n') all += '\n';
+            }
         }
     }
     return {text(all), integer(n)};
