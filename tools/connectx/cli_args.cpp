@@ -132,6 +132,20 @@ std::optional<long> parse_count(const std::string& s, long max) {
     return v;
 }
 
+data_kind data_kind_of(int id) {
+    switch (id) {
+        case opt_data_binary:
+            return data_kind::binary;
+        case opt_data_raw:
+            return data_kind::raw;
+        case opt_data_urlencode:
+            return data_kind::urlencode;
+        case opt_json:
+            return data_kind::json;
+    }
+    return data_kind::ascii;  // -d, --data, --data-ascii
+}
+
 // Source IPs as each option gave them, reconciled once the whole line is read.
 struct source_ips {
     std::optional<cx::address> from_source;     // --source
@@ -263,19 +277,11 @@ std::string parser::request(int id, const char* v) {
             a.dump_header = v;
             break;
         case 'd':
-            a.data.push_back({data_kind::ascii, v});
-            break;
         case opt_data_binary:
-            a.data.push_back({data_kind::binary, v});
-            break;
         case opt_data_raw:
-            a.data.push_back({data_kind::raw, v});
-            break;
         case opt_data_urlencode:
-            a.data.push_back({data_kind::urlencode, v});
-            break;
         case opt_json:
-            a.data.push_back({data_kind::json, v});
+            a.data.push_back({data_kind_of(id), v});
             break;
         case 'e':
             a.referer = v;

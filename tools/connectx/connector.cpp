@@ -113,10 +113,11 @@ cx::address source_ip_for(int fd, const connect_request& req, const cx::address&
     return wildcard(dst.family());
 }
 
-// A TCP port range the kernel's own search (IP_LOCAL_PORT_RANGE) found full may still have
-// ports whose 4-tuple toward dst sits in TIME_WAIT: connect() autobind never reuses a port an
-// explicit bind() created (every --local-port connection before), but bind with SO_REUSEADDR and
-// connect() take a TIME_WAIT 4-tuple over when it carried timestamps. So try those ports as
+// A TCP port range found full may still have ports whose 4-tuple toward dst sits in TIME_WAIT:
+// connect() autobind (IP_LOCAL_PORT_RANGE) never reuses a port an explicit bind() created (every
+// --local-port connection before), and the library's explicit ports skip a 4-tuple that exists;
+// but bind with SO_REUSEADDR and connect() take a TIME_WAIT 4-tuple over when it carried
+// timestamps. So try those ports as
 // fixed ports, each on a fresh socket, and put the winner in place of `fd` (same number: the
 // caller, libcurl included, keeps using it).
 attempt_result retry_time_wait_ports(int fd, const connect_request& req, const cx::address& dst) {
@@ -321,11 +322,14 @@ connect_outcome connect_socket(int fd, const connect_request& req, cx::address d
     if (req.verbose && req.source.any()) trace_source(req.source);
     if (req.verbose && req.trace_trying) trace_line("*   Trying ", dst.to_string() + "...");
     attempt_result r = attempt(fd, req, dst);
+    // Both range techniques pass over TIME_WAIT 4-tuples: the kernel's search (6.3+) and the
+    // library's explicit ports (which check each 4-tuple first).
     if (r.err == EADDRNOTAVAIL && req.source.range && req.socktype == SOCK_STREAM &&
-        r.conn.technique == CONNECTX_TECH_LOCAL_PORT_RANGE) {
+        (r.conn.technique == CONNECTX_TECH_LOCAL_PORT_RANGE ||
+         r.conn.technique == CONNECTX_TECH_EXPLICIT_PORTS)) {
         if (req.verbose)
             trace_line("* ",
-                       "the kernel found no free port in the range; trying its ports "
+                       "no free port in the range; trying its ports "
                        "whose 4-tuple is in TIME_WAIT");
         r = retry_time_wait_ports(fd, req, dst);
     }

@@ -10,6 +10,7 @@
 #include "exit_codes.hpp"
 #include "io.hpp"
 #include "request_body.hpp"
+#include "url.hpp"
 
 namespace cxcli {
 namespace {
@@ -187,17 +188,8 @@ std::string effective_request_url(const cli_args& a, const http_request_data& d,
 }
 
 std::string remote_file_name(const std::string& url) {
-    CURLU* u = curl_url();
-    std::string name;
-    char* path = nullptr;
-    if (curl_url_set(u, CURLUPART_URL, url.c_str(), CURLU_GUESS_SCHEME) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK) {
-        std::string p = path;
-        name = p.substr(p.rfind('/') + 1);
-        curl_free(path);
-    }
-    curl_url_cleanup(u);
-    return name;
+    std::string path = url_part(url, CURLUPART_PATH);
+    return path.substr(path.rfind('/') + 1);
 }
 
 }  // namespace cxcli

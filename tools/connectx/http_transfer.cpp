@@ -16,6 +16,7 @@
 #include "http_options.hpp"
 #include "io.hpp"
 #include "output_sink.hpp"
+#include "url.hpp"
 #include "write_out.hpp"
 
 namespace cxcli {
@@ -53,15 +54,7 @@ size_t on_header(char* p, size_t, size_t n, void* arg) {
 }
 
 std::string url_host(const std::string& url) {
-    CURLU* u = curl_url();
-    std::string host;
-    char* h = nullptr;
-    if (curl_url_set(u, CURLUPART_URL, url.c_str(), CURLU_GUESS_SCHEME) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK) {
-        host = h;
-        curl_free(h);
-    }
-    curl_url_cleanup(u);
+    std::string host = url_part(url, CURLUPART_HOST);
     if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
     return host;
 }

@@ -59,6 +59,20 @@ std::optional<int> hex_value(std::string_view s) {
     return v;
 }
 
+// Calls fn(local, remote, state) with the first three address fields of each line of a table;
+// stops when fn returns true.
+template <typename Fn>
+void for_each_socket(std::string_view table, Fn fn) {
+    while (!table.empty()) {
+        size_t nl = table.find('\n');
+        std::string_view line = table.substr(0, nl);
+        table.remove_prefix(nl == std::string_view::npos ? table.size() : nl + 1);
+        next_field(line);  // "sl"
+        std::string_view l = next_field(line), r = next_field(line), st = next_field(line);
+        if (!st.empty() && st.size() <= 2 && fn(l, r, st)) return;
+    }
+}
+
 const char* table_path(int socktype, int family) {
     if (socktype == SOCK_DGRAM) return family == AF_INET ? "/proc/net/udp" : "/proc/net/udp6";
     return family == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6";
@@ -73,17 +87,13 @@ std::vector<uint16_t> find_local_ports(std::string_view table, const cx::address
     std::string ip_key = proc_key(local_ip);
     ip_key.resize(ip_key.find(':') + 1);  // the address and its ':'
     const std::string want_remote = proc_key(remote);
-    while (!table.empty()) {
-        size_t nl = table.find('\n');
-        std::string_view line = table.substr(0, nl);
-        table.remove_prefix(nl == std::string_view::npos ? table.size() : nl + 1);
-        next_field(line);  // "sl"
-        std::string_view l = next_field(line), r = next_field(line), st = next_field(line);
-        if (r != want_remote || l.substr(0, ip_key.size()) != ip_key || st.size() > 2) continue;
+    for_each_socket(table, [&](std::string_view l, std::string_view r, std::string_view st) {
+        if (r != want_remote || l.substr(0, ip_key.size()) != ip_key) return false;
         auto port = hex_value(l.substr(ip_key.size()));
         if (hex_value(st) == state && port && *port >= lo && *port <= hi)
             ports.push_back(uint16_t(*port));
-    }
+        return false;
+    });
     return ports;
 }
 
@@ -97,16 +107,13 @@ std::vector<uint16_t> tcp_local_ports(const cx::address& local_ip, uint16_t lo, 
 std::optional<int> find_socket_state(std::string_view table, const cx::address& local,
                                      const cx::address& remote) {
     const std::string want_local = proc_key(local), want_remote = proc_key(remote);
-    while (!table.empty()) {
-        size_t nl = table.find('\n');
-        std::string_view line = table.substr(0, nl);
-        table.remove_prefix(nl == std::string_view::npos ? table.size() : nl + 1);
-        next_field(line);  // "sl"
-        std::string_view l = next_field(line), r = next_field(line), st = next_field(line);
-        if (l != want_local || r != want_remote || st.empty() || st.size() > 2) continue;
-        return hex_value(st);
-    }
-    return std::nullopt;
+    std::optional<int> state;
+    for_each_socket(table, [&](std::string_view l, std::string_view r, std::string_view st) {
+        if (l != want_local || r != want_remote) return false;
+        state = hex_value(st);
+        return true;
+    });
+    return state;
 }
 
 std::optional<int> socket_state(int socktype, const cx::address& local, const cx::address& remote) {

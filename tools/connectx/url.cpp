@@ -61,11 +61,15 @@ stream_url_outcome parse_stream_url(const std::string& text) {
     return out;
 }
 
-std::string check_zone(const std::string& url) {
+std::string url_part(const std::string& url, int which) {
     CURLUcode rc;
     curlu_ptr u = parsed(url, rc);
-    if (rc != CURLUE_OK) return {};  // libcurl reports a malformed URL in its own words
-    std::string zone = part(u.get(), CURLUPART_ZONEID);
+    return rc == CURLUE_OK ? part(u.get(), CURLUPart(which)) : "";
+}
+
+std::string check_zone(const std::string& url) {
+    // A URL that does not parse has no zone here: libcurl reports it in its own words.
+    std::string zone = url_part(url, CURLUPART_ZONEID);
     if (zone.empty() || zone.find_first_not_of("0123456789") == std::string::npos) return {};
     if (::if_nametoindex(zone.c_str()) != 0) return {};
     return "zone \"" + zone + "\" of " + url + " names no network interface";

@@ -25,6 +25,10 @@ bool is_stream_url(const std::string& text);
 
 stream_url_outcome parse_stream_url(const std::string& text);
 
+// One part of `url` as libcurl's parser sees it (a scheme-less URL is taken as http), or ""
+// when the URL does not parse or lacks the part: CURLUPART_HOST, CURLUPART_PATH, ...
+std::string url_part(const std::string& url, int which);
+
 // "" when the URL has no IPv6 zone or its zone names an interface (or is a number); else the
 // reason, for exit status 3. libcurl and getaddrinfo would both call it "could not resolve".
 std::string check_zone(const std::string& url);
