@@ -857,6 +857,18 @@ TEST_F(CliNetns, LocalPortRangeMovesOnPastTimeWaitTuples) {
         auto r = cli(args);
         EXPECT_EQ(r.exit, 0) << describe(r);
         EXPECT_TRUE(r.out == "40030" || r.out == "40031") << r.out;
+        // Outside the namespace's range the library tries explicit ports, which pass over
+        // existing 4-tuples too: the same fallback applies.
+        for (uint16_t p : {50030, 50031}) {
+            auto f = cli({"--local-port", std::to_string(p), "-o", "/dev/null", http_url(dst)});
+            ASSERT_EQ(f.exit, 0) << describe(f);
+            ASSERT_EQ(wait_tcp_state(p, srv.port(), 6), 6) << "TIME_WAIT expected";
+        }
+        auto explicit_ports = cli({"--local-port", "50030-50031", "-o", "/dev/null", "-w",
+                                   "%{local_port}", http_url(dst)});
+        EXPECT_EQ(explicit_ports.exit, 0) << describe(explicit_ports);
+        EXPECT_TRUE(explicit_ports.out == "50030" || explicit_ports.out == "50031")
+            << explicit_ports.out;
         // Without timestamps a TIME_WAIT 4-tuple cannot be taken over: the message names each
         // 4-tuple of the range and its state.
         ASSERT_EQ(cxtest::write_sysctl("net/ipv4/tcp_timestamps", "0"), 0);
