@@ -164,7 +164,7 @@ struct parser {
     }
     std::string source(const char* v);
     std::string interface(const std::string& v);
-    std::string network(int id, const char* v);
+    std::optional<std::string> network(int id, const char* v);  // nullopt: not a network option
     std::string request(int id, const char* v);
     std::string apply(int id, const char* v);
 };
@@ -193,7 +193,7 @@ std::string parser::interface(const std::string& v) {
 }
 
 // Options about the connection and its source.
-std::string parser::network(int id, const char* v) {
+std::optional<std::string> parser::network(int id, const char* v) {
     switch (id) {
         case '4':
             a.family = AF_INET;
@@ -256,9 +256,9 @@ std::string parser::network(int id, const char* v) {
             a.retry_connrefused = true;
             break;
         default:
-            return request(id, v);
+            return std::nullopt;
     }
-    return {};
+    return std::string();
 }
 
 // Options about the request and the response.
@@ -379,8 +379,10 @@ std::string parser::request(int id, const char* v) {
     return {};
 }
 
+// One option: the connection's kind first, then the request's.
 std::string parser::apply(int id, const char* v) {
-    return network(id, v);
+    if (auto e = network(id, v)) return *e;
+    return request(id, v);
 }
 
 // Options that contradict each other. --interface IP and --source IP both set the source IP:
