@@ -1091,6 +1091,12 @@ TEST_F(CliVsCurl, RequestOptionsSendWhatCurlSends) {
         same_as_curl({"-s", "-G", "-d", "a=1", "-d", "b=2", fx.http("/echo")}, 0);
         same_as_curl({"-s", "-X", "PUT", "-H", "X-Test: yes", "-b", "n=v", fx.http("/echo")}, 0);
         same_as_curl({"-s", "-I", fx.http("/hello")}, 0);
+        // Through a proxy (the server answers the absolute-form request itself): the same
+        // bytes, and the connection to the proxy is connectx's, from the pinned port.
+        same_as_curl({"-s", "-x", fx.http(""), "http://example.test/echo"}, 0);
+        auto proxied = cli({"-s", "-x", fx.http(""), "--local-port", "45070", "-o", "/dev/null",
+                            "-w", "%{local_port} %{technique}", "http://example.test/echo"});
+        EXPECT_EQ(proxied.out, "45070 reuseaddr") << describe(proxied);
         char path[] = "/tmp/cxcli-upload-XXXXXX";
         int fd = ::mkstemp(path);
         ASSERT_GE(fd, 0);
