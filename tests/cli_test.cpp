@@ -702,10 +702,11 @@ TEST_F(CliNetns, LinkLocalDestinationWithZoneAndInterface) {
     opt.dummy = true;  // dummy0 with fe80::1 and fe80::2
     cxtest::run_in_netns(opt, [] {
         cxtest::http_server srv({v4("[fe80::2%dummy0]:8080")});
-        auto r = cli({"--interface", "dummy0", "--local-port", "45011", "-w",
-                      "\n%{local_port} %{remote_ip}", "http://[fe80::2%25dummy0]:8080/"});
+        auto r =
+            cli({"--interface", "dummy0", "--local-port", "45011", "-w",
+                 "\n%{local_port} %{remote_ip} %{technique}", "http://[fe80::2%25dummy0]:8080/"});
         ASSERT_EQ(r.exit, 0) << describe(r);
-        EXPECT_EQ(r.out, "hello\n\n45011 fe80::2");  // as curl prints it: no zone
+        EXPECT_EQ(r.out, "hello\n\n45011 fe80::2 reuseaddr");  // as curl prints it: no zone
         // Without a zone the address names no link: --interface gives it one, else exit 3.
         auto by_interface = cli({"--interface", "dummy0", "-o", "/dev/null", "-w", "%{remote_ip}",
                                  "http://[fe80::2]:8080/"});

@@ -29,9 +29,14 @@ void curl_sockets::start_transfer(const std::string& host, const deadline& max_t
 
 const connection* curl_sockets::find(const std::string& local_ip, long local_port,
                                      const std::string& remote_ip, long remote_port) const {
+    // libcurl writes a link-local address without its zone.
+    auto bare = [](const cx::address& a) {
+        std::string ip = a.ip_string();
+        return ip.substr(0, ip.find('%'));
+    };
     for (auto it = made_.rbegin(); it != made_.rend(); ++it)
-        if (it->local.ip_string() == local_ip && it->local.port() == local_port &&
-            it->remote.ip_string() == remote_ip && it->remote.port() == remote_port)
+        if (bare(it->local) == local_ip && it->local.port() == local_port &&
+            bare(it->remote) == remote_ip && it->remote.port() == remote_port)
             return &*it;
     return nullptr;
 }
