@@ -1,6 +1,8 @@
 // cli_servers.hpp - real servers for the connectx(1) tests, each on its own thread in the
 // caller's network namespace: an HTTP/1.1 keep-alive server with a few behaviours chosen by path,
 // and a TCP or UDP echo. They listen on the addresses given (port 0: any) and report the port.
+// Also the one route kind the CLI tests need that tests/support/rtnl does not add: a typed route
+// (blackhole, prohibit).
 #pragma once
 
 #include <atomic>
