@@ -123,12 +123,21 @@ int bind_path(int fd, const sockaddr* sa, socklen_t len) noexcept {
 }
 
 int materialize(int fd, fd_slot& s) noexcept {
-    uint32_t f = s.flags.fetch_and(~deferred, std::memory_order_acq_rel);
+    uint32_t f = s.flags.load(std::memory_order_acquire);
     if (!(f & deferred)) return 0;
-    if ((f & udp) && !deferred_source_valid(fd, s)) return 0;  // not the socket that was bound
+    if ((f & udp) && !deferred_source_valid(fd, s)) {  // not the socket that was bound
+        s.flags.fetch_and(~deferred, std::memory_order_release);
+        return 0;
+    }
     const auto* src = reinterpret_cast<const sockaddr*>(&s.source);
     if ((f & tcp) && real_setsockopt_int(fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, 0) != 0) return errno;
-    if (real().bind(fd, src, inet_len(src)) != 0) return errno;
+    if (real().bind(fd, src, inet_len(src)) != 0) {
+        // Still deferred: a later connect keeps the program's source address.
+        int e = errno;
+        if (f & tcp) real_setsockopt_int(fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, 1);
+        return e;
+    }
+    s.flags.fetch_and(~deferred, std::memory_order_release);
     s.flags.fetch_or(bound, std::memory_order_release);
     return 0;
 }

@@ -98,10 +98,11 @@ CXP_EXPORT int getsockname(int fd, sockaddr* sa, socklen_t* len) {
         if (real().getsockname(fd, reinterpret_cast<sockaddr*>(&now), &n) == 0 &&
             (now.ss_family == AF_INET ? reinterpret_cast<sockaddr_in&>(now).sin_port
                                       : reinterpret_cast<sockaddr_in6&>(now).sin6_port) == 0) {
-            if (int e = materialize(fd, *s)) {
-                errno = e;
-                return -1;
-            }
+            // A bind that fails now (the range is full) leaves the socket as it is: getsockname
+            // then shows port 0, which is the truth, rather than failing as it never does.
+            int saved = errno;
+            (void)materialize(fd, *s);
+            errno = saved;
         }
     }
     return real().getsockname(fd, sa, len);
