@@ -87,8 +87,9 @@ bool valid(const char* var, const char* value) {
     std::fprintf(stderr, "connectx-exec: %s=\"%s\" is not valid: %s\n", var, value,
                  !std::strcmp(var, "CONNECTX_SOURCE")
                      ? "expected numeric addresses, at most one IPv4 and one IPv6, comma-separated"
-                 : !std::strcmp(var, "CONNECTX_PORTS") ? "expected LO-HI with 1 <= LO <= HI <= 65535"
-                                                       : "expected 1/0, yes/no, true/false, on/off");
+                 : !std::strcmp(var, "CONNECTX_PORTS")
+                     ? "expected LO-HI with 1 <= LO <= HI <= 65535"
+                     : "expected 1/0, yes/no, true/false, on/off");
     return false;
 }
 
@@ -103,12 +104,24 @@ int main(int argc, char** argv) {
     // '+': stop at the first non-option, so PROGRAM's own options are never ours.
     while ((opt = getopt_long(argc, argv, "+s:p:vh", longopts, nullptr)) != -1) {
         switch (opt) {
-            case 's': setenv("CONNECTX_SOURCE", optarg, 1); break;
-            case 'p': setenv("CONNECTX_PORTS", optarg, 1); break;
-            case 'v': setenv("CONNECTX_VERBOSE", "1", 1); break;
-            case 'O': setenv("CONNECTX_OFF", "1", 1); break;
-            case 'h': usage(stdout); return 0;
-            default: usage(stderr); return kExitUsage;
+            case 's':
+                setenv("CONNECTX_SOURCE", optarg, 1);
+                break;
+            case 'p':
+                setenv("CONNECTX_PORTS", optarg, 1);
+                break;
+            case 'v':
+                setenv("CONNECTX_VERBOSE", "1", 1);
+                break;
+            case 'O':
+                setenv("CONNECTX_OFF", "1", 1);
+                break;
+            case 'h':
+                usage(stdout);
+                return 0;
+            default:
+                usage(stderr);
+                return kExitUsage;
         }
     }
     if (optind >= argc) {
@@ -116,7 +129,8 @@ int main(int argc, char** argv) {
                    stderr);
         return kExitUsage;
     }
-    for (const char* var : {"CONNECTX_SOURCE", "CONNECTX_PORTS", "CONNECTX_VERBOSE", "CONNECTX_OFF"})
+    for (const char* var :
+         {"CONNECTX_SOURCE", "CONNECTX_PORTS", "CONNECTX_VERBOSE", "CONNECTX_OFF"})
         if (const char* v = std::getenv(var); v && !valid(var, v)) return kExitUsage;
 
     std::string lib = find_library();
