@@ -188,7 +188,8 @@ TEST(ConnectxExec, VerboseWarnsThatAStaticProgramIsOutOfReach) {
     auto r = cxtest::run_under_exec({"/bin/busybox", "true"}, {"--verbose"});
     EXPECT_EQ(r.exit, 0);
     EXPECT_NE(r.err.find("statically linked"), std::string::npos) << r.err;
-    auto dyn = cxtest::run_under_exec({"/bin/sh", "-c", "true"}, {"--verbose"});
+    // connectx-exec itself is dynamically linked (the guest's /bin/sh is busybox).
+    auto dyn = cxtest::run_under_exec({cxtest::connectx_exec_path(), "--help"}, {"--verbose"});
     EXPECT_EQ(dyn.err.find("cannot reach"), std::string::npos) << dyn.err;
 }
 
