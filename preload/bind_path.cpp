@@ -8,7 +8,7 @@
 //        program asks before connecting or listening, the bind is made real first (NO_PORT off,
 //        bind again, which the kernel allows while no port is held), so it sees (ip, port) as
 //        today.
-//   UDP  nothing is bound; the source is remembered (with the socket's SO_COOKIE). UDP has no
+//   UDP  nothing is bound; the source is remembered. UDP has no
 //        kernel equivalent that connectx accepts, and a bound port is what the lock must choose.
 //        The bind is made real, as today, the moment the program could notice: getsockname(),
 //        or a sendto/sendmsg/sendmmsg with a destination (an unconnected socket sending).
@@ -66,24 +66,12 @@ int bind_tcp_address(int fd, fd_slot& s, uint32_t f, const sockaddr* sa, socklen
     return 0;
 }
 
-int defer_udp(int fd, fd_slot& s, const sockaddr* sa, socklen_t len) noexcept {
-    uint64_t cookie;
-    socklen_t cl = sizeof cookie;
-    if (getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &cl) != 0)
-        return real().bind(fd, sa, len);  // cannot tell the socket again later: bind today's way
+void defer_udp(fd_slot& s, const sockaddr* sa) noexcept {
     remember_source(s, sa);
-    s.cookie = cookie;
     s.flags.fetch_or(deferred, std::memory_order_release);
-    return 0;
 }
 
 }  // namespace
-
-bool deferred_source_valid(int fd, const fd_slot& s) noexcept {
-    uint64_t cookie;
-    socklen_t cl = sizeof cookie;
-    return getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &cl) == 0 && cookie == s.cookie;
-}
 
 uint32_t kind_from_socket_call(int domain, int type, int protocol) noexcept {
     if (domain != AF_INET && domain != AF_INET6) return known;
@@ -119,16 +107,14 @@ int bind_path(int fd, const sockaddr* sa, socklen_t len) noexcept {
     }
     if ((sa->sa_family == AF_INET6) != bool(f & inet6)) return r.bind(fd, sa, len);
     if (port_of(sa) != 0) return bind_port(fd, *s, f, sa, len);
-    return (f & tcp) ? bind_tcp_address(fd, *s, f, sa, len) : defer_udp(fd, *s, sa, len);
+    if (f & tcp) return bind_tcp_address(fd, *s, f, sa, len);
+    defer_udp(*s, sa);
+    return 0;
 }
 
 int materialize(int fd, fd_slot& s) noexcept {
     uint32_t f = s.flags.load(std::memory_order_acquire);
     if (!(f & deferred)) return 0;
-    if ((f & udp) && !deferred_source_valid(fd, s)) {  // not the socket that was bound
-        s.flags.fetch_and(~deferred, std::memory_order_release);
-        return 0;
-    }
     const auto* src = reinterpret_cast<const sockaddr*>(&s.source);
     if ((f & tcp) && real_setsockopt_int(fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, 0) != 0) return errno;
     if (real().bind(fd, src, inet_len(src)) != 0) {

@@ -77,7 +77,8 @@ int via_connectx(int fd, fd_slot& s, uint32_t f, const source& src, const sockad
     o.size = sizeof o;
     o.port_lo = c.port_lo;
     o.port_hi = c.port_hi;
-    o.result = &res;
+    // Only for --verbose: reporting the local end can cost connectx a getsockname().
+    o.result = c.verbose ? &res : nullptr;
     int rc, e;
     {
         inside_scope in;
@@ -128,7 +129,7 @@ int connect_tcp(int fd, fd_slot& s, uint32_t f, const sockaddr* dst, socklen_t l
 int connect_udp(int fd, fd_slot& s, uint32_t f, const sockaddr* dst, socklen_t len) noexcept {
     if (f & bound) return real().connect(fd, dst, len);
     source src = default_source(current_config(), f, dst);
-    if ((f & deferred) && deferred_source_valid(fd, s)) {
+    if (f & deferred) {
         std::memcpy(&src.sa, &s.source, sizeof src.sa);
         src.len = inet_len(reinterpret_cast<sockaddr*>(&s.source));
     }

@@ -69,7 +69,6 @@ void slot_copy(int from, int to) noexcept {
     fd_slot* src = slot_of(from);
     uint32_t f = src ? src->flags.load(std::memory_order_acquire) : 0;
     if (f) {
-        dst->cookie = src->cookie;
         dst->source = src->source;
         note_high(to);
     }

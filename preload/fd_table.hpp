@@ -3,10 +3,11 @@
 // One fixed slot per descriptor number, mapped once (no allocation per call); descriptors past
 // the table get no deferred bind and are asked about at connect time instead.
 //
-// A slot describes the descriptor number, so every call that ends or copies a descriptor (close,
-// close_range, dup*, fcntl(F_DUPFD*), accept*, socket*, and those made through syscall(2))
-// clears or copies it. A deferred UDP source also carries the socket's SO_COOKIE, checked before
-// use: a descriptor closed behind our back (a raw system call) and reused cannot inherit it.
+// A slot describes the descriptor number, so every call that ends, copies or brings in a
+// descriptor (close, close_range, dup*, fcntl(F_DUPFD*), accept*, socket*, recvmsg with
+// SCM_RIGHTS, and close/dup made through syscall(2)) clears or copies it: a number reused after
+// close never inherits the old socket's state. (Checking the socket's SO_COOKIE at use instead
+// would cost two system calls per bind + connect; see docs/preload.md.)
 #pragma once
 
 #include <netinet/in.h>
@@ -34,7 +35,6 @@ inline constexpr uint32_t probed = 1u << 11;    // not seen created: kind asked 
 struct fd_slot {
     std::atomic<uint32_t> flags{0};
     // Written before `flags` gains `deferred` (release), read after seeing it (acquire).
-    uint64_t cookie = 0;
     sockaddr_in6 source{};  // an AF_INET source sits in the sockaddr_in prefix
 };
 

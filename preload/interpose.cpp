@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstdarg>
+#include <cstring>
 
 #include "config.hpp"
 #include "paths.hpp"
@@ -122,6 +123,22 @@ CXP_EXPORT ssize_t sendmsg(int fd, const msghdr* msg, int flags) {
 CXP_EXPORT int sendmmsg(int fd, mmsghdr* vec, unsigned n, int flags) {
     if (int e = before_use(fd, vec && n && vec[0].msg_hdr.msg_name)) return errno = e, -1;
     return real().sendmmsg(fd, vec, n, flags);
+}
+
+// Descriptors received over a UNIX socket (SCM_RIGHTS) start with a clean slot.
+CXP_EXPORT ssize_t recvmsg(int fd, msghdr* msg, int flags) {
+    ssize_t rc = real().recvmsg(fd, msg, flags);
+    if (rc < 0 || !msg || msg->msg_controllen == 0) return rc;
+    for (cmsghdr* c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < n; ++i) {
+            int received;
+            std::memcpy(&received, CMSG_DATA(c) + i * sizeof(int), sizeof received);
+            slot_reset(received, 0);
+        }
+    }
+    return rc;
 }
 
 CXP_EXPORT int accept(int fd, sockaddr* sa, socklen_t* len) {

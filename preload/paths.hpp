@@ -25,9 +25,6 @@ int connect_path(int fd, const sockaddr* dst, socklen_t len) noexcept;
 // Make a deferred bind real now (the program is about to observe or use the port): 0 or errno.
 int materialize(int fd, fd_slot& s) noexcept;
 
-// The deferred UDP source in `s` was recorded for the socket fd refers to now (SO_COOKIE).
-bool deferred_source_valid(int fd, const fd_slot& s) noexcept;
-
 // True when `s` holds a deferred bind the program is about to reveal (getsockname) or rely on
 // (sendto with a destination on an unconnected UDP socket).
 inline bool has_deferred(const fd_slot* s) noexcept {

@@ -27,6 +27,7 @@ void resolve_all() noexcept {
     resolve(r.sendto, "sendto");
     resolve(r.sendmsg, "sendmsg");
     resolve(r.sendmmsg, "sendmmsg");
+    resolve(r.recvmsg, "recvmsg");
     resolve(r.accept, "accept");
     resolve(r.accept4, "accept4");
     resolve(r.close, "close");

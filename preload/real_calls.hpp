@@ -19,6 +19,7 @@ struct real_calls {
     ssize_t (*sendto)(int, const void*, size_t, int, const sockaddr*, socklen_t);
     ssize_t (*sendmsg)(int, const msghdr*, int);
     int (*sendmmsg)(int, mmsghdr*, unsigned, int);
+    ssize_t (*recvmsg)(int, msghdr*, int);
     int (*accept)(int, sockaddr*, socklen_t*);
     int (*accept4)(int, sockaddr*, socklen_t*, int);
     int (*close)(int);

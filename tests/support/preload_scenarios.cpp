@@ -3,11 +3,11 @@
 #include "support/preload_scenarios.hpp"
 
 #include <arpa/inet.h>
-#include <dlfcn.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -229,34 +229,50 @@ bool dup_family_carries_deferred_bind() {
     return true;
 }
 
-// A descriptor number closed and reused behind the drop-in's back (libc called directly, as a
-// raw system call would) does not inherit the old socket's deferred bind: the cookie differs.
+// A descriptor number closed and reused does not inherit the old socket's deferred bind:
+// closed with syscall(SYS_close) (as libuv does) and reused by a socket received over a UNIX
+// socket (SCM_RIGHTS); closed with close() and reused by socket().
 bool reused_descriptor_number_does_not_inherit_deferred_bind() {
-    void* libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
-    CHECK(libc);
-    auto libc_close = reinterpret_cast<int (*)(int)>(dlsym(libc, "close"));
-    auto libc_socket = reinterpret_cast<int (*)(int, int, int)>(dlsym(libc, "socket"));
-    CHECK(libc_close && libc_socket);
-    int a = udp();
+    int pair[2];
+    CHECK(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, pair) == 0);
     auto src = in4("127.0.0.2", 0);
-    CHECK(bind(a, sa(src), sizeof src) == 0);
-    CHECK(libc_close(a) == 0);
-    int b = libc_socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    CHECK(b == a);
     auto dst = in4("127.0.1.1", kPort);
+    int a = udp();
+    CHECK(bind(a, sa(src), sizeof src) == 0);
+    int passed = udp();
+    CHECK(syscall(SYS_close, a) == 0);
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    char byte = 'x';
+    iovec iov{&byte, 1};
+    msghdr m{};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = control;
+    m.msg_controllen = sizeof control;
+    cmsghdr* c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &passed, sizeof passed);
+    CHECK(sendmsg(pair[0], &m, 0) == 1);
+    close(passed);
+    CHECK(recvmsg(pair[1], &m, MSG_CMSG_CLOEXEC) == 1);
+    int b;
+    std::memcpy(&b, CMSG_DATA(CMSG_FIRSTHDR(&m)), sizeof b);
+    CHECK(b == a);
     CHECK(connect(b, sa(dst), sizeof dst) == 0);
     CHECK(ip_of(local_of(b)) != "127.0.0.2");
     close(b);
-    // close() through the drop-in, then an accept()ed or new socket on that number: clean too.
-    int c = udp();
-    CHECK(bind(c, sa(src), sizeof src) == 0);
-    close(c);
+    int d0 = udp();
+    CHECK(bind(d0, sa(src), sizeof src) == 0);
+    close(d0);
     int d = udp();
-    CHECK(d == c);
+    CHECK(d == d0);
     CHECK(connect(d, sa(dst), sizeof dst) == 0);
     CHECK(ip_of(local_of(d)) != "127.0.0.2");
     close(d);
-    dlclose(libc);
+    close(pair[0]);
+    close(pair[1]);
     return true;
 }
 
