@@ -186,25 +186,26 @@ CXP_EXPORT int dup3(int from, int to, int flags) {
 
 // fcntl's third argument is an int or a pointer depending on cmd; glibc itself reads it as a
 // pointer-sized value and hands it on, which is what is done here.
-CXP_EXPORT int fcntl(int fd, int cmd, ...) {
-    va_list ap;
-    va_start(ap, cmd);
-    void* arg = va_arg(ap, void*);
-    va_end(ap);
-    int rc = real().fcntl(fd, cmd, arg);
+namespace cxp {
+namespace {
+int fcntl_via(int (*fn)(int, int, ...), int fd, int cmd, void* arg) noexcept {
+    int rc = fn(fd, cmd, arg);
     if (is_dupfd(cmd)) after_dup(fd, rc);
     return rc;
 }
+}  // namespace
+}  // namespace cxp
 
-CXP_EXPORT int fcntl64(int fd, int cmd, ...) {
-    va_list ap;
-    va_start(ap, cmd);
-    void* arg = va_arg(ap, void*);
-    va_end(ap);
-    int rc = real().fcntl64(fd, cmd, arg);
-    if (is_dupfd(cmd)) after_dup(fd, rc);
-    return rc;
-}
+#define CXP_FCNTL(name)                              \
+    CXP_EXPORT int name(int fd, int cmd, ...) {      \
+        va_list ap;                                  \
+        va_start(ap, cmd);                           \
+        void* arg = va_arg(ap, void*);               \
+        va_end(ap);                                  \
+        return fcntl_via(real().name, fd, cmd, arg); \
+    }
+CXP_FCNTL(fcntl)
+CXP_FCNTL(fcntl64)
 
 // Programs that close descriptors with syscall(SYS_close, fd) (libuv does) keep the table in
 // step too. Their bind/connect made this way stay out of reach (connectx-exec(1), LIMITS).
