@@ -17,7 +17,7 @@
 
 namespace cxp {
 
-thread_local bool t_inside [[gnu::tls_model("initial-exec")]] = false;
+thread_local bool t_inside = false;
 
 namespace {
 

@@ -8,9 +8,11 @@
 
 namespace cxp {
 
-// Initial-exec TLS: the drop-in is loaded at startup (LD_PRELOAD), so its TLS is in the static
-// block: no __tls_get_addr, no allocation on a thread's first access.
-extern thread_local bool t_inside [[gnu::tls_model("initial-exec")]];
+// The default (dynamic) TLS model, not initial-exec: preloaded, the drop-in's TLS is in the static
+// block anyway (no allocation on a thread's first access); and it can still be dlopen()ed
+// (connectx-stress's udp-dropin row does), which an initial-exec variable would forbid by asking
+// for the library's whole TLS (the connectx library's buffers) in the static block.
+extern thread_local bool t_inside;
 
 inline bool inside_connectx() noexcept {
     return t_inside;
