@@ -132,10 +132,41 @@ uint32_t address::scope_id() const noexcept {
     return family() == AF_INET6 ? v6p(ss_)->sin6_scope_id : 0;
 }
 
+// The IPv4 address an AF_INET address or an IPv4-mapped one stands for (network order).
+static bool v4_of(const sockaddr_storage& ss, uint32_t& out) {
+    if (ss.ss_family == AF_INET) {
+        out = v4p(ss)->sin_addr.s_addr;
+        return true;
+    }
+    if (ss.ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&v6p(ss)->sin6_addr)) {
+        std::memcpy(&out, v6p(ss)->sin6_addr.s6_addr + 12, 4);
+        return true;
+    }
+    return false;
+}
+
 bool address::is_wildcard() const noexcept {
-    if (family() == AF_INET) return v4p(ss_)->sin_addr.s_addr == INADDR_ANY;
+    // ::ffff:0.0.0.0 is the IPv4 wildcard to a dual-stack socket: bind(2) takes it as INADDR_ANY.
+    if (uint32_t v4; v4_of(ss_, v4)) return v4 == INADDR_ANY;
     if (family() == AF_INET6) return IN6_IS_ADDR_UNSPECIFIED(&v6p(ss_)->sin6_addr);
     return true;
+}
+
+bool address::is_multicast() const noexcept {
+    if (uint32_t v4; v4_of(ss_, v4)) return IN_MULTICAST(ntohl(v4));
+    return family() == AF_INET6 && IN6_IS_ADDR_MULTICAST(&v6p(ss_)->sin6_addr);
+}
+
+bool address::is_broadcast() const noexcept {
+    uint32_t v4;
+    return v4_of(ss_, v4) && v4 == INADDR_BROADCAST;
+}
+
+bool address::needs_scope() const noexcept {
+    if (family() != AF_INET6) return false;
+    const in6_addr& a = v6p(ss_)->sin6_addr;
+    return IN6_IS_ADDR_LINKLOCAL(&a) || IN6_IS_ADDR_MC_NODELOCAL(&a) ||
+           IN6_IS_ADDR_MC_LINKLOCAL(&a);
 }
 
 bool address::is_v4_mapped() const noexcept {

@@ -7,8 +7,7 @@
 extern "C" int connectx(int fd, const struct sockaddr* src, socklen_t src_len,
                         const struct sockaddr* dst, socklen_t dst_len,
                         const struct connectx_opts* opts) {
-    int e = cx::detail::connect_socket(fd, src, src_len, dst, dst_len, opts,
-                                       opts ? opts->result : nullptr);
+    int e = cx::detail::connect_socket(fd, src, src_len, dst, dst_len, opts);
     if (e == 0) return 0;
     errno = e;
     return -1;
@@ -27,8 +26,9 @@ result<connection> connect(int fd, const std::optional<address>& src, const addr
     }
     copts.ifindex = o.ifindex;
     connectx_result res;
-    int e = cx::detail::connect_socket(fd, src ? src->sa() : nullptr, src ? src->size() : 0, dst.sa(),
-                               dst.size(), &copts, &res);
+    copts.result = &res;
+    int e = cx::detail::connect_socket(fd, src ? src->sa() : nullptr, src ? src->size() : 0,
+                                       dst.sa(), dst.size(), &copts);
     if (e != 0) return errno_code(e);
     connection c;
     auto local = address::from_sockaddr(reinterpret_cast<const sockaddr*>(&res.local),

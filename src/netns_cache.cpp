@@ -16,8 +16,10 @@
 #include <cerrno>
 #include <cstring>
 #include <new>
+#include <utility>
 #include <vector>
 
+#include "owned_fds.hpp"
 #include "sys.hpp"
 
 #ifndef SO_NETNS_COOKIE
@@ -28,6 +30,19 @@ namespace cx::detail {
 namespace {
 
 std::atomic<int> g_timeout_ms{1000};
+
+// A tracked fd (owned_fds.hpp) under construction: closed and forgotten unless released.
+class owned_fd {
+public:
+    explicit owned_fd(int fd) noexcept : fd_(fd) {}
+    owned_fd(const owned_fd&) = delete;
+    owned_fd& operator=(const owned_fd&) = delete;
+    ~owned_fd() { owned_fd_close(fd_); }
+    int release() noexcept { return std::exchange(fd_, -1); }
+
+private:
+    int fd_;
+};
 
 // Enters the network namespace of socket `sock_fd` for the calling thread, and returns to the
 // thread's own namespace when destroyed.
@@ -63,7 +78,7 @@ int open_in_netns(uint64_t cookie, int sock_fd, F open) {
     if (int e = open(probe_fd)) return e;
     uint64_t got;
     if (cookie == 0 || (netns_cookie_of(probe_fd, got) == 0 && got == cookie)) return 0;
-    ::close(probe_fd);
+    owned_fd_close(probe_fd);
     netns_visit visit;
     if (int e = visit.enter(sock_fd)) return e;
     return open(probe_fd);
@@ -89,6 +104,8 @@ void atfork_parent() {
     g_reg.mu.unlock();
 }
 void atfork_child() {
+    // Every netlink socket and file of the parent's, those in other threads' hands included.
+    owned_fds_close_all();
     g_reg.forked = true;
     g_reg.mu.unlock();
 }
@@ -168,7 +185,11 @@ void nl_set_timeout_ms(int ms) noexcept {
 int nl_open(int protocol, nl_socket& out) noexcept {
     int fd = sys::socket(AF_NETLINK, SOCK_RAW, protocol);
     if (fd < 0) return -fd;
-    unique_fd s(fd);
+    if (int e = owned_fd_track(fd)) {
+        ::close(fd);
+        return e;
+    }
+    owned_fd s(fd);
     int ms = g_timeout_ms.load();
     timeval tv{ms / 1000, (ms % 1000) * 1000};
     if (::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0) return errno;
@@ -202,11 +223,11 @@ nl_lease::~nl_lease() {
     if (owner_)
         owner_->give_back(protocol_, s_);
     else
-        ::close(s_.fd);
+        owned_fd_close(s_.fd);
 }
 
 void nl_lease::discard() noexcept {
-    if (s_.fd >= 0) ::close(s_.fd);
+    owned_fd_close(s_.fd);
     s_ = nl_socket{};
 }
 
@@ -215,10 +236,10 @@ void nl_lease::discard() noexcept {
 
 netns_state::~netns_state() {
     for (pool* p : {&diag_, &route_})
-        for (int i = 0; i < p->n; ++i) ::close(p->s[i].fd);
-    if (range_fd_ >= 0) ::close(range_fd_);
-    if (reserved_fd_ >= 0) ::close(reserved_fd_);
-    if (route_monitor_fd_ >= 0) ::close(route_monitor_fd_);
+        for (int i = 0; i < p->n; ++i) owned_fd_close(p->s[i].fd);
+    owned_fd_close(range_fd_);
+    owned_fd_close(reserved_fd_);
+    owned_fd_close(route_monitor_fd_);
 }
 
 // --- route cache -------------------------------------------------------------------------------
@@ -226,7 +247,11 @@ netns_state::~netns_state() {
 void netns_state::open_route_monitor() noexcept {
     int fd = sys::socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK, NETLINK_ROUTE);
     if (fd < 0) return;
-    unique_fd s(fd);
+    if (owned_fd_track(fd)) {
+        ::close(fd);
+        return;
+    }
+    owned_fd s(fd);
     sockaddr_nl local{};
     local.nl_family = AF_NETLINK;
     local.nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV4_RULE |
@@ -264,8 +289,7 @@ bool netns_state::route_cached(const route_query& q, route_answer& out, uint64_t
     gen = route_gen_;
     if (route_monitor_fd_ < 0) return false;
     for (const auto& r : routes_)
-        if (r.valid && r.q.family == q.family && r.q.oif == q.oif && r.q.mark == q.mark &&
-            std::memcmp(r.q.dst, q.dst, sizeof q.dst) == 0) {
+        if (r.valid && r.q == q) {
             out = r.a;
             return true;
         }
@@ -284,13 +308,8 @@ void netns_state::route_store(const route_query& q, const route_answer& a, uint6
 }
 
 void netns_state::forget_after_fork() noexcept {
-    for (pool* p : {&diag_, &route_}) {
-        for (int i = 0; i < p->n; ++i) ::close(p->s[i].fd);
-        p->n = 0;
-    }
-    if (range_fd_ >= 0) ::close(range_fd_);
-    if (reserved_fd_ >= 0) ::close(reserved_fd_);
-    if (route_monitor_fd_ >= 0) ::close(route_monitor_fd_);
+    // The fork child handler has closed them all (owned_fds_close_all): only forget.
+    for (pool* p : {&diag_, &route_}) p->n = 0;
     range_fd_ = reserved_fd_ = route_monitor_fd_ = -1;
 }
 
@@ -320,7 +339,7 @@ int netns_state::lease(int protocol, int sock_fd, nl_lease& out) noexcept {
 void netns_state::drain(int protocol) noexcept {
     std::lock_guard lock(pool_mu_);
     pool& p = pool_of(protocol);
-    for (int i = 0; i < p.n; ++i) ::close(p.s[i].fd);
+    for (int i = 0; i < p.n; ++i) owned_fd_close(p.s[i].fd);
     p.n = 0;
 }
 
@@ -337,18 +356,25 @@ void netns_state::give_back(int protocol, nl_socket s) noexcept {
             return;
         }
     }
-    ::close(s.fd);
+    owned_fd_close(s.fd);
 }
 
 int netns_state::open_sysctls() noexcept {
     char path[128];
     std::snprintf(path, sizeof path, "/proc%s", kPortRangePath);
-    range_fd_ = ::open(path, O_RDONLY | O_CLOEXEC);
-    if (range_fd_ < 0) return errno;
+    auto open_tracked = [](const char* file, int& out) {
+        int fd = ::open(file, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return errno;
+        if (int e = owned_fd_track(fd)) {
+            ::close(fd);
+            return e;
+        }
+        out = fd;
+        return 0;
+    };
+    if (int e = open_tracked(path, range_fd_)) return e;
     std::snprintf(path, sizeof path, "/proc%s", kReservedPortsPath);
-    reserved_fd_ = ::open(path, O_RDONLY | O_CLOEXEC);
-    if (reserved_fd_ < 0) return errno;
-    return 0;
+    return open_tracked(path, reserved_fd_);
 }
 
 int netns_state::refresh_sysctls() noexcept {
@@ -384,6 +410,7 @@ int netns_state::refresh_sysctls() noexcept {
             if (!r) return EPROTO;
             range = *r;
             range_text_.assign(range_text);
+            sysctl_changes_.fetch_add(1, std::memory_order_relaxed);
         }
         if (reserved_text != reserved_text_) {
             if (!reserved.parse(reserved_text)) {
@@ -391,6 +418,7 @@ int netns_state::refresh_sysctls() noexcept {
                 return EPROTO;
             }
             reserved_text_.assign(reserved_text);
+            sysctl_changes_.fetch_add(1, std::memory_order_relaxed);
         }
     } catch (const std::bad_alloc&) {
         range_text_.clear();
@@ -526,6 +554,10 @@ int netns_test_inject(int sock_fd, int protocol, int fd, uint32_t portid) noexce
     int ms = g_timeout_ms.load();
     timeval tv{ms / 1000, (ms % 1000) * 1000};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (int e = owned_fd_track(fd)) {
+        ::close(fd);
+        return e;
+    }
     ref->drain(protocol);
     ref->adopt(protocol, nl_socket{fd, portid, 0});
     return 0;

@@ -32,6 +32,7 @@
 
 #include "port_range.hpp"
 #include "route_lookup.hpp"
+#include "udp_port_hints.hpp"
 
 namespace cx::detail {
 
@@ -133,6 +134,11 @@ public:
     // True once refresh_sysctls() has succeeded here: `range` and `reserved` hold values read at
     // some point (maybe stale; see connect_search for when that is enough).
     bool sysctls_known() const noexcept { return sysctls_known_.load(std::memory_order_acquire); }
+    // Counts the reads that found either sysctl changed: what was concluded from the old values
+    // (say, that every usable port was looked at) is to be concluded again.
+    uint64_t sysctl_changes() const noexcept {
+        return sysctl_changes_.load(std::memory_order_relaxed);
+    }
 
     // Finds the hint for `key`, or recycles the least recently used one for it (cleared).
     // Caller holds `mu`. nullptr when its bitmaps cannot be allocated (first use of a slot).
@@ -149,6 +155,8 @@ public:
     // `alone_failures` in a row.
     std::atomic<uint64_t> alone_after_ms{0};
     std::atomic<uint32_t> alone_failures{0};
+    // What the UDP port search knows of the ports toward each destination (owns its lock).
+    udp_port_hints udp_hints;
 
     // Route answers of this namespace, valid until the routing state changes. The state keeps an
     // rtnetlink socket subscribed to link, address, route, rule and nexthop notifications; the
@@ -178,6 +186,7 @@ private:
 
     const uint64_t cookie_;
     std::atomic<bool> sysctls_known_{false};
+    std::atomic<uint64_t> sysctl_changes_{0};
     int range_fd_ = -1;
     int reserved_fd_ = -1;
     std::mutex pool_mu_;

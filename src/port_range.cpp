@@ -45,6 +45,15 @@ std::optional<port_span> intersect(port_span a, port_span b) noexcept {
     return r;
 }
 
+std::optional<port_span> narrow_by_socket_range(port_span want, port_span system,
+                                                uint32_t sock_range) noexcept {
+    const uint16_t lo = uint16_t(sock_range & 0xffff), hi = uint16_t(sock_range >> 16);
+    if (lo && system.contains(lo)) want.lo = std::max(want.lo, lo);
+    if (hi && system.contains(hi)) want.hi = std::min(want.hi, hi);
+    if (want.lo > want.hi) return std::nullopt;
+    return want;
+}
+
 std::optional<port_span> parse_port_range(std::string_view text) noexcept {
     size_t pos = 0;
     port_span r;

@@ -23,6 +23,12 @@ struct port_span {
 // Intersection of two spans; nullopt when they do not overlap.
 std::optional<port_span> intersect(port_span a, port_span b) noexcept;
 
+// `want` narrowed by a socket's IP_LOCAL_PORT_RANGE (`sock_range`: lo in the low 16 bits, hi in
+// the high; 0 = unset), as the kernel applies it: each bound counts only when it lies inside the
+// namespace's range `system`. nullopt when nothing is left.
+std::optional<port_span> narrow_by_socket_range(port_span want, port_span system,
+                                                uint32_t sock_range) noexcept;
+
 // "32768\t60999\n" -> {32768, 60999}. nullopt when malformed or lo > hi or a bound is 0.
 std::optional<port_span> parse_port_range(std::string_view text) noexcept;
 

@@ -50,15 +50,25 @@ int validate(int fd, const sockaddr* src, socklen_t src_len, const sockaddr* dst
 // EISCONN if connected, EINVAL if bound; 0 if it is fresh.
 int check_socket(const request& r) noexcept;
 
+// opts.ifindex against the socket's namespace: ENODEV, EADDRNOTAVAIL (src is not on it), or the
+// errno of reaching that namespace. Before any side effect.
+int check_interface(const request& r) noexcept;
+
 // The paths. Each returns 0 or an errno, fills `res` (technique, lookups, attempts; a path may
 // fill `local` itself, else the dispatcher asks getsockname; `remote` is the dispatcher's) and on
 // failure leaves no lock behind.
 int tcp_connect(const request& req, connectx_result& res) noexcept;
 int udp_connect(const request& req, connectx_result& res) noexcept;
 
-// validate + dispatch + report: the body of both the C and the C++ entry points. `out` may be
-// null; the local address is looked up only when it is not.
+// validate + dispatch + report: the body of both the C and the C++ entry points. The result
+// goes where opts->result points, if anywhere; the local address is looked up only then.
 int connect_socket(int fd, const sockaddr* src, socklen_t src_len, const sockaddr* dst,
-                   socklen_t dst_len, const connectx_opts* opts, connectx_result* out) noexcept;
+                   socklen_t dst_len, const connectx_opts* opts) noexcept;
+
+// The caller's opts into `out`, by the kernel's rule for extensible structs (openat2, clone3):
+// `size` below the first published layout is EINVAL and nothing past `size` is read; a larger
+// size than this build knows is accepted when the bytes it does not know are all zero, else
+// E2BIG. Fields this build knows but the caller's size does not cover read as zero.
+int copy_opts(const connectx_opts* in, connectx_opts& out) noexcept;
 
 }  // namespace cx::detail

@@ -6,6 +6,7 @@
 #include <linux/rtnetlink.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <cstring>
@@ -18,6 +19,8 @@ namespace cx::detail {
 namespace {
 
 constexpr size_t kRouteReplyMax = 2048;
+// The bits of IP_TOS that routing looks at: the DSCP (the kernel refuses an rtm_tos with ECN bits).
+constexpr uint8_t kDscpMask = 0xfc;
 
 size_t addr_len(int family) {
     return family == AF_INET ? 4 : 16;
@@ -57,8 +60,18 @@ size_t route_build_request(void* buf, size_t cap, uint32_t seq, const route_quer
     rtm->rtm_family = uint8_t(q.family);
     rtm->rtm_dst_len = uint8_t(addr_len(q.family) * 8);
     mnl_attr_put(nlh, RTA_DST, addr_len(q.family), q.dst);
+    static constexpr uint8_t kNone[16] = {};
+    if (std::memcmp(q.src, kNone, addr_len(q.family)) != 0) {
+        rtm->rtm_src_len = rtm->rtm_dst_len;
+        mnl_attr_put(nlh, RTA_SRC, addr_len(q.family), q.src);
+    }
+    if (q.family == AF_INET) rtm->rtm_tos = q.tos & kDscpMask;
     if (q.oif) mnl_attr_put_u32(nlh, RTA_OIF, q.oif);
     if (q.mark) mnl_attr_put_u32(nlh, RTA_MARK, q.mark);
+    mnl_attr_put_u32(nlh, RTA_UID, q.uid);
+    if (q.protocol) mnl_attr_put_u8(nlh, RTA_IP_PROTO, q.protocol);
+    if (q.sport) mnl_attr_put_u16(nlh, RTA_SPORT, htons(q.sport));
+    if (q.dport) mnl_attr_put_u16(nlh, RTA_DPORT, htons(q.dport));
     return nlh->nlmsg_len;
 }
 
@@ -94,9 +107,17 @@ int route_parse_reply(const void* buf, size_t len, uint32_t seq, uint32_t portid
         default:
             break;
     }
-    if (!attrs.prefsrc) return EADDRNOTAVAIL;
-    if (mnl_attr_get_payload_len(attrs.prefsrc) != addr_len(q.family)) return EPROTO;
-    std::memcpy(out.src, mnl_attr_get_payload(attrs.prefsrc), addr_len(q.family));
+    // A query with a source gets that source back (RTA_SRC), not a preferred one.
+    static constexpr uint8_t kNone[16] = {};
+    const bool asked_src = std::memcmp(q.src, kNone, addr_len(q.family)) != 0;
+    if (attrs.prefsrc) {
+        if (mnl_attr_get_payload_len(attrs.prefsrc) != addr_len(q.family)) return EPROTO;
+        std::memcpy(out.src, mnl_attr_get_payload(attrs.prefsrc), addr_len(q.family));
+    } else if (asked_src) {
+        std::memcpy(out.src, q.src, addr_len(q.family));
+    } else {
+        return EADDRNOTAVAIL;
+    }
     if (attrs.oif) out.oif = mnl_attr_get_u32(attrs.oif);
     return 0;
 }
@@ -113,29 +134,49 @@ int route_lookup(int nl, uint32_t portid, uint32_t seq, const route_query& q,
     return route_parse_reply(reply, got, seq, portid, q, out);
 }
 
-int route_source(netns_state& ns, int fd, const address& dst, uint32_t oif,
-                 address& src) noexcept {
+int route_ask(netns_state& ns, int fd, int protocol, const address& src, const address& dst,
+              uint32_t oif, route_answer& a) noexcept {
     // IPv4-mapped destinations are IPv4 traffic: ask the IPv4 table.
     const bool v4 = dst.family() == AF_INET || dst.is_v4_mapped();
     route_query q;
     q.family = v4 ? AF_INET : AF_INET6;
     std::memcpy(q.dst, ip_bytes(dst, v4), v4 ? 4 : 16);
+    if (!src.is_wildcard() && src.family() == dst.family())
+        std::memcpy(q.src, ip_bytes(src, v4), v4 ? 4 : 16);
     q.oif = oif;
+    q.protocol = uint8_t(protocol);
+    q.sport = src.family() == dst.family() ? src.port() : 0;
+    q.dport = dst.port();
     int mark = 0;
     if (int e = sys::getsockopt_int(fd, SOL_SOCKET, SO_MARK, mark)) return e;
     q.mark = uint32_t(mark);
-    // The routing table rarely changes between calls: ask the kernel only when it may have.
-    route_answer a;
-    uint64_t gen;
-    if (!ns.route_cached(q, a, gen)) {
-        nl_lease route;
-        if (int e = ns.lease(NETLINK_ROUTE, fd, route)) return e;
-        if (int e = route_lookup(route.fd(), route.portid(), route.next_seq(), q, a)) {
-            if (e == ETIMEDOUT || e == EPROTO) route.discard();
-            return e;
-        }
-        ns.route_store(q, a, gen);
+    struct stat st;
+    if (::fstat(fd, &st) < 0) return errno;
+    q.uid = st.st_uid;  // the socket inode's owner is the socket's sk_uid
+    if (v4) {
+        int tos = 0;
+        if (int e = sys::getsockopt_int(fd, IPPROTO_IP, IP_TOS, tos)) return e;
+        q.tos = uint8_t(tos);
     }
+    // The routing table rarely changes between calls: ask the kernel only when it may have.
+    uint64_t gen;
+    if (ns.route_cached(q, a, gen)) return 0;
+    nl_lease route;
+    if (int e = ns.lease(NETLINK_ROUTE, fd, route)) return e;
+    if (int e = route_lookup(route.fd(), route.portid(), route.next_seq(), q, a)) {
+        if (e == ETIMEDOUT || e == EPROTO) route.discard();
+        return e;
+    }
+    ns.route_store(q, a, gen);
+    return 0;
+}
+
+int route_source(netns_state& ns, int fd, int protocol, const address& dst, uint32_t oif,
+                 address& src, uint32_t* dev) noexcept {
+    route_answer a;
+    if (int e = route_ask(ns, fd, protocol, src, dst, oif, a)) return e;
+    if (dev) *dev = a.oif;
+    const bool v4 = dst.family() == AF_INET || dst.is_v4_mapped();
     if (src.family() == AF_INET) {
         std::memcpy(&reinterpret_cast<sockaddr_in*>(src.sa())->sin_addr, a.src, 4);
         return 0;
@@ -149,7 +190,7 @@ int route_source(netns_state& ns, int fd, const address& dst, uint32_t oif,
         std::memcpy(&s6->sin6_addr, a.src, 16);
     }
     s6->sin6_scope_id = 0;
-    if (src.is_link_local()) s6->sin6_scope_id = oif ? oif : a.oif;
+    if (src.needs_scope()) s6->sin6_scope_id = oif ? oif : a.oif;
     return 0;
 }
 

@@ -14,11 +14,20 @@ namespace cx::detail {
 
 class netns_state;
 
+// The question connect(2) asks the routing table, field for field, so that policy rules
+// (ipproto, sport, dport, dsfield, uidrange, fwmark, oif, from) answer it the same way.
 struct route_query {
     int family = 0;        // AF_INET or AF_INET6
     uint8_t dst[16] = {};  // network order; 4 bytes used for AF_INET
+    uint8_t src[16] = {};  // the bound source, network order; all zero = none (RTA_SRC left out)
     uint32_t oif = 0;      // output interface, 0 = any
     uint32_t mark = 0;     // SO_MARK, 0 = none
+    uint32_t uid = 0;      // the socket's owner (sk_uid: the inode's uid)
+    uint16_t sport = 0;    // host order; 0 = not bound yet (as connect(2) asks before autobind)
+    uint16_t dport = 0;    // host order
+    uint8_t protocol = 0;  // IPPROTO_TCP or IPPROTO_UDP
+    uint8_t tos = 0;       // IPv4: the socket's IP_TOS (its DSCP bits decide dsfield rules)
+    friend bool operator==(const route_query&, const route_query&) = default;
 };
 
 struct route_answer {
@@ -26,7 +35,7 @@ struct route_answer {
     uint32_t oif = 0;      // output interface of the route (RTA_OIF), 0 if absent
 };
 
-inline constexpr size_t kRouteRequestMax = 64;
+inline constexpr size_t kRouteRequestMax = 128;
 
 // Builds the RTM_GETROUTE request. Returns its length, 0 when cap < kRouteRequestMax.
 size_t route_build_request(void* buf, size_t cap, uint32_t seq, const route_query& q) noexcept;
@@ -45,11 +54,18 @@ int route_parse_reply(const void* buf, size_t len, uint32_t seq, uint32_t portid
 int route_lookup(int nl, uint32_t portid, uint32_t seq, const route_query& q,
                  route_answer& out) noexcept;
 
-// The source address the kernel would pick for socket `fd` toward `dst`, written into `src` (its
-// family and port are kept; IPv4-mapped when `dst` is). Asked in the socket's namespace `ns`, with
-// the socket's SO_MARK and the output device `oif` (0 = any); answers are cached in `ns` until
-// rtnetlink says routing changed. 0 or an errno as route_lookup's.
-int route_source(netns_state& ns, int fd, const address& dst, uint32_t oif,
-                 address& src) noexcept;
+// The question connect(2) would ask for socket `fd` (protocol `protocol`) toward `dst`: the
+// socket's SO_MARK, owner and IP_TOS, the ports, the output device `oif` (0 = any) and, when
+// `src` is not the wildcard, the source with its port. Asked in the socket's namespace `ns`;
+// answers are cached there until rtnetlink says routing changed. 0 or an errno as route_lookup's.
+int route_ask(netns_state& ns, int fd, int protocol, const address& src, const address& dst,
+              uint32_t oif, route_answer& out) noexcept;
+
+// The source address the kernel would pick for socket `fd` toward `dst`: route_ask with `src`,
+// a wildcard address whose port (0 = none yet) is part of the question. Written into `src` (its
+// family and port are kept; IPv4-mapped when `dst` is; a link-scoped one gets the device as its
+// scope). `dev`, if given, gets the route's device.
+int route_source(netns_state& ns, int fd, int protocol, const address& dst, uint32_t oif,
+                 address& src, uint32_t* dev = nullptr) noexcept;
 
 }  // namespace cx::detail

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 
 #include "netns_cache.hpp"
@@ -215,6 +216,48 @@ int sock_diag_lookup(int nl, uint32_t portid, uint32_t seq, int protocol, const 
     size_t got;
     if (int e = nl_recv(nl, reply, sizeof reply, got)) return e;
     return sock_diag_parse_lookup(reply, got, seq, portid, t, out);
+}
+
+int sock_diag_lookup_batch(int nl, uint32_t portid, uint32_t seq0, int protocol,
+                           const diag_tuple* t, size_t n, diag_answer* out) noexcept {
+    if (n == 0 || n > kSockDiagBatchMax) return EINVAL;
+    alignas(nlmsghdr) static thread_local uint8_t req[kSockDiagRequestSize * kSockDiagBatchMax];
+    for (size_t i = 0; i < n; ++i)
+        sock_diag_build_lookup(req + i * kSockDiagRequestSize, kSockDiagRequestSize,
+                               seq0 + uint32_t(i), protocol, t[i]);
+    if (int e = nl_send(nl, req, n * kSockDiagRequestSize)) return e;
+    alignas(nlmsghdr) static thread_local uint8_t reply[kSockDiagBatchMax][kLookupReplyMax];
+    iovec iov[kSockDiagBatchMax];
+    mmsghdr msgs[kSockDiagBatchMax];
+    bool answered[kSockDiagBatchMax] = {};
+    for (size_t got = 0; got < n;) {
+        const size_t want = n - got;
+        for (size_t i = 0; i < want; ++i) {
+            iov[i] = {reply[i], kLookupReplyMax};
+            msgs[i] = {};
+            msgs[i].msg_hdr.msg_iov = &iov[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+        }
+        // Waits (up to the receive timeout) for the first answer only, then takes what is there.
+        int m = ::recvmmsg(nl, msgs, unsigned(want), MSG_WAITFORONE, nullptr);
+        if (m < 0) {
+            if (errno == EINTR) continue;
+            return errno == EAGAIN || errno == EWOULDBLOCK ? ETIMEDOUT : errno;
+        }
+        for (int k = 0; k < m; ++k) {
+            if (msgs[k].msg_hdr.msg_flags & MSG_TRUNC) return EPROTO;
+            const size_t len = msgs[k].msg_len;
+            if (len < sizeof(nlmsghdr)) return EPROTO;
+            uint32_t seq;
+            std::memcpy(&seq, reply[k] + offsetof(nlmsghdr, nlmsg_seq), sizeof seq);
+            const uint32_t i = seq - seq0;
+            if (i >= n || answered[i]) return EPROTO;
+            answered[i] = true;
+            if (int e = sock_diag_parse_lookup(reply[k], len, seq, portid, t[i], out[i])) return e;
+        }
+        got += size_t(m);
+    }
+    return 0;
 }
 
 namespace {

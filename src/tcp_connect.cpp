@@ -29,10 +29,33 @@
 namespace cx::detail {
 namespace {
 
-int bind_to_interface(const request& r) {
-    if (!r.ifindex) return 0;
-    return sys::setsockopt_int(r.fd, SOL_SOCKET, SO_BINDTOIFINDEX, r.ifindex);
+// A failure after which the socket is not on its way to a connection: connect(2) going on in the
+// background (EINPROGRESS, or EINTR of a blocking connect) keeps what it was given.
+bool failed(int e) {
+    return e != 0 && e != EINPROGRESS && e != EINTR;
 }
+
+// The interface of opts.ifindex, applied for the call and taken back if it fails.
+class interface_binding {
+public:
+    explicit interface_binding(const request& r) : r_(r) {}
+    int apply() {
+        if (!r_.ifindex) return 0;
+        if (int e = sys::getsockopt_int(r_.fd, SOL_SOCKET, SO_BINDTOIFINDEX, prev_)) return e;
+        if (int e = sys::setsockopt_int(r_.fd, SOL_SOCKET, SO_BINDTOIFINDEX, r_.ifindex)) return e;
+        applied_ = true;
+        return 0;
+    }
+    int finish(int e) {
+        if (applied_ && failed(e)) sys::setsockopt_int(r_.fd, SOL_SOCKET, SO_BINDTOIFINDEX, prev_);
+        return e;
+    }
+
+private:
+    const request& r_;
+    int prev_ = 0;
+    bool applied_ = false;
+};
 
 // SO_REUSEADDR + bind(src) + connect(dst). On a failed bind the option is put back, so the
 // socket is as it was; after a failed connect it stays bound, as with connect(2).
@@ -50,15 +73,27 @@ int connect_fixed_port(const request& r, const address& src) {
 
 // bind(ip, 0) without reserving a port, so connect() may share the port with other
 // destinations. Without a source IP there is nothing to bind: connect() alone does it.
+// IP_BIND_ADDRESS_NO_PORT is left set after success (the socket is connected: it no longer
+// matters) and as the caller had it after a failure.
 int connect_no_port(const request& r) {
     if (r.src_ip_given) {
-        if (int e = sys::setsockopt_int(r.fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)) return e;
-        if (int e = sys::bind(r.fd, r.src.sa(), r.src.size())) {
-            sys::setsockopt_int(r.fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 0);
+        int prev = 0;
+        if (int e = sys::getsockopt_int(r.fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, prev)) {
             if (!r.socket_checked)
-                if (int s = check_socket(r)) return s;  // a socket of the wrong kind: say which
+                if (int s = check_socket(r)) return s;  // not an IP socket after all: say so
             return e;
         }
+        if (!prev)
+            if (int e = sys::setsockopt_int(r.fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)) return e;
+        int e = sys::bind(r.fd, r.src.sa(), r.src.size());
+        const bool bound = e == 0;
+        if (bound) e = sys::connect(r.fd, r.dst.sa(), r.dst.size());
+        if (failed(e) && !prev) sys::setsockopt_int(r.fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 0);
+        // The bind checked the socket on the one-question path: a socket of the wrong kind
+        // fails it, and check_socket says which.
+        if (!bound && !r.socket_checked)
+            if (int s = check_socket(r)) return s;
+        return e;
     }
     return sys::connect(r.fd, r.dst.sa(), r.dst.size());
 }
@@ -77,7 +112,7 @@ struct tuple_probe {
     // connect() binds the concrete address.
     tuple_probe(const request& r, netns_state* ns, address& src) {
         if (!ns) return;
-        if (!r.src_ip_given && route_source(*ns, r.fd, r.dst, uint32_t(r.ifindex), src) != 0)
+        if (!r.src_ip_given && route_source(*ns, r.fd, IPPROTO_TCP, r.dst, uint32_t(r.ifindex), src) != 0)
             return;
         if (ns->lease(NETLINK_SOCK_DIAG, r.fd, nl) != 0) return;
         // IPv4-mapped tuples live in the IPv4 table.
@@ -104,24 +139,20 @@ struct tuple_probe {
     }
 };
 
-// Explicit ports of the range, from a random start, skipping reserved ports and ports whose
+// Explicit ports of `span`, from a random start, skipping reserved ports and ports whose
 // 4-tuple toward dst exists. Once bound, a socket cannot move to another port, so that check
 // comes first. A port whose bind fails (a listener, or a socket without SO_REUSEADDR holds it)
 // is passed over too: the socket is still unbound then. connect()'s answer is final.
-// `ns` and `sysctls_read` as connect_port_range found them.
-int connect_explicit_ports(const request& r, netns_state* ns, bool sysctls_read,
+int connect_explicit_ports(const request& r, netns_state& ns, port_span span,
                            connectx_result& res) {
     res.technique = CONNECTX_TECH_EXPLICIT_PORTS;
     address src = r.src;
-    tuple_probe probe(r, ns, src);
+    tuple_probe probe(r, &ns, src);
     reserved_ports reserved;
-    if (sysctls_read) {
-        std::lock_guard lock(ns->mu);
-        reserved = ns->reserved;
-    } else if (read_reserved_ports(reserved) != 0) {
-        reserved.clear();  // unreadable: nothing reserved
+    {
+        std::lock_guard lock(ns.mu);
+        reserved = ns.reserved;
     }
-    port_span span{r.port_lo, r.port_hi};
     uint32_t n = span.size();
     uint32_t start = random_below(n);
     int e = EADDRNOTAVAIL;
@@ -139,47 +170,51 @@ int connect_explicit_ports(const request& r, netns_state* ns, bool sysctls_read,
 }
 
 // The kernel picks within the range when it can: the range must lie inside the namespace's, for
-// IP_LOCAL_PORT_RANGE only narrows it (a bound outside is silently ignored). The sysctls are the
-// socket's namespace's where its state can be had, else the calling thread's.
+// IP_LOCAL_PORT_RANGE only narrows it (a bound outside is silently ignored). The socket's own
+// IP_LOCAL_PORT_RANGE narrows the call's range as it narrows the kernel's (its bounds count only
+// inside the namespace's range), and is as the caller set it afterwards. The sysctls are the
+// socket's namespace's; when they cannot be had the call fails closed with the errno of that
+// step, never picking a port that may be reserved.
 int connect_port_range(const request& r, connectx_result& res) {
-    netns_ref ref;
-    netns_state* ns = netns_for_socket(r.fd, ref) == 0 ? &*ref : nullptr;
-    const bool sysctls_read = ns && ns->refresh_sysctls() == 0;
-    if (!(r.flags & CONNECTX_F_EXPLICIT_PORTS)) {
-        port_span system;
-        int e = 0;
-        if (sysctls_read) {
-            std::lock_guard lock(ns->mu);
-            system = ns->range;
-        } else {
-            e = read_port_range(system);
-        }
-        port_span want{r.port_lo, r.port_hi};
-        if (e == 0 && intersect(system, want) == want) {
-            uint32_t packed = uint32_t(r.port_hi) << 16 | r.port_lo;
-            e = sys::setsockopt_int(r.fd, IPPROTO_IP, IP_LOCAL_PORT_RANGE, int(packed));
-            if (e == 0) {
-                res.technique = CONNECTX_TECH_LOCAL_PORT_RANGE;
-                return connect_no_port(r);
-            }
-            if (e != ENOPROTOOPT) return e;  // before 6.3: fall back below
-        }
+    netns_ref ns;
+    if (int e = netns_for_socket(r.fd, ns)) return e;
+    if (int e = ns->refresh_sysctls()) return e;
+    port_span system;
+    {
+        std::lock_guard lock(ns->mu);
+        system = ns->range;
     }
-    return connect_explicit_ports(r, ns, sysctls_read, res);
+    int sock_range = 0;
+    int e = sys::getsockopt_int(r.fd, IPPROTO_IP, IP_LOCAL_PORT_RANGE, sock_range);
+    const bool lpr = e == 0;
+    if (e && e != ENOPROTOOPT) return e;
+    auto span = narrow_by_socket_range({r.port_lo, r.port_hi}, system, uint32_t(sock_range));
+    if (!span) return EADDRNOTAVAIL;
+    if (lpr && !(r.flags & CONNECTX_F_EXPLICIT_PORTS) && intersect(system, *span) == *span) {
+        uint32_t packed = uint32_t(span->hi) << 16 | span->lo;
+        if (int e2 = sys::setsockopt_int(r.fd, IPPROTO_IP, IP_LOCAL_PORT_RANGE, int(packed)))
+            return e2;
+        res.technique = CONNECTX_TECH_LOCAL_PORT_RANGE;
+        e = connect_no_port(r);
+        sys::setsockopt_int(r.fd, IPPROTO_IP, IP_LOCAL_PORT_RANGE, sock_range);
+        return e;
+    }
+    return connect_explicit_ports(r, *ns, *span, res);
 }
 
 }  // namespace
 
 int tcp_connect(const request& r, connectx_result& res) noexcept {
-    if (int e = bind_to_interface(r)) return e;
+    interface_binding device(r);
+    if (int e = device.apply()) return e;
     if (r.src_port() != 0) {
         res.technique = CONNECTX_TECH_REUSEADDR;
         res.attempts = 1;
-        return connect_fixed_port(r, r.src);
+        return device.finish(connect_fixed_port(r, r.src));
     }
-    if (r.has_range()) return connect_port_range(r, res);
+    if (r.has_range()) return device.finish(connect_port_range(r, res));
     res.technique = r.src_ip_given ? CONNECTX_TECH_BIND_NO_PORT : CONNECTX_TECH_CONNECT;
-    return connect_no_port(r);
+    return device.finish(connect_no_port(r));
 }
 
 }  // namespace cx::detail

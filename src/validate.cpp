@@ -1,13 +1,14 @@
 // validate.cpp - every check connectx() makes before its first side effect. A call that fails
 // here leaves the socket exactly as it was. One check may wait for the bind (see
 // request::socket_checked).
-#include <ifaddrs.h>
-#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstddef>
+#include <cstring>
 
 #include "request.hpp"
 #include "sys.hpp"
@@ -19,14 +20,8 @@
 namespace cx::detail {
 namespace {
 
-// The sizes of struct connectx_opts ever published. A new field appends and adds a size here.
-constexpr uint32_t kOptsSizes[] = {sizeof(connectx_opts)};
-
-bool known_opts_size(uint32_t size) {
-    for (uint32_t s : kOptsSizes)
-        if (s == size) return true;
-    return false;
-}
+// The first published layout of struct connectx_opts ends with `result`. Later fields append.
+constexpr uint32_t kOptsSizeVer0 = offsetof(connectx_opts, result) + sizeof(connectx_result*);
 
 // A caller's sockaddr into `out`, checked for length.
 int take_address(const sockaddr* sa, socklen_t len, address& out) {
@@ -35,54 +30,6 @@ int take_address(const sockaddr* sa, socklen_t len, address& out) {
     if (!a) return a.error().value();
     out = *a;
     return 0;
-}
-
-// Is `ip` configured on interface `ifindex`? Exact match, or inside the prefix of an address of
-// a loopback interface (127.0.0.0/8 answers on lo without being listed address by address).
-int check_on_interface(const address& ip, int ifindex) {
-    char name[IF_NAMESIZE];
-    if (!if_indextoname(unsigned(ifindex), name)) return ENODEV;
-    if (ip.is_wildcard()) return 0;
-    ifaddrs* list;
-    if (getifaddrs(&list) < 0) return errno;
-    int rc = EADDRNOTAVAIL;
-    for (ifaddrs* i = list; i && rc; i = i->ifa_next) {
-        if (!i->ifa_addr || if_nametoindex(i->ifa_name) != unsigned(ifindex)) continue;
-        if (ip.is_v4_mapped() ? i->ifa_addr->sa_family != AF_INET
-                              : i->ifa_addr->sa_family != ip.family())
-            continue;
-        const uint8_t* want;
-        const uint8_t* have;
-        const uint8_t* mask = nullptr;
-        size_t n;
-        if (i->ifa_addr->sa_family == AF_INET) {
-            want = reinterpret_cast<const uint8_t*>(
-                ip.sa()->sa_family == AF_INET
-                    ? static_cast<const void*>(
-                          &reinterpret_cast<const sockaddr_in*>(ip.sa())->sin_addr)
-                    : static_cast<const void*>(
-                          reinterpret_cast<const sockaddr_in6*>(ip.sa())->sin6_addr.s6_addr + 12));
-            have = reinterpret_cast<const uint8_t*>(
-                &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr);
-            if (i->ifa_netmask)
-                mask = reinterpret_cast<const uint8_t*>(
-                    &reinterpret_cast<sockaddr_in*>(i->ifa_netmask)->sin_addr);
-            n = 4;
-        } else {
-            want = reinterpret_cast<const sockaddr_in6*>(ip.sa())->sin6_addr.s6_addr;
-            have = reinterpret_cast<sockaddr_in6*>(i->ifa_addr)->sin6_addr.s6_addr;
-            if (i->ifa_netmask)
-                mask = reinterpret_cast<sockaddr_in6*>(i->ifa_netmask)->sin6_addr.s6_addr;
-            n = 16;
-        }
-        bool use_prefix = (i->ifa_flags & IFF_LOOPBACK) && mask;
-        bool match = true;
-        for (size_t k = 0; k < n && match; ++k)
-            match = use_prefix ? ((want[k] ^ have[k]) & mask[k]) == 0 : want[k] == have[k];
-        if (match) rc = 0;
-    }
-    freeifaddrs(list);
-    return rc;
 }
 
 // What earlier calls taught, so that a call asks the fewest questions: the protocol of the last
@@ -128,6 +75,19 @@ int socket_protocol(int fd, int& protocol, tcp_probe& probe, int& option) {
 
 }  // namespace
 
+int copy_opts(const connectx_opts* in, connectx_opts& out) noexcept {
+    out = connectx_opts{};
+    uint32_t size;
+    std::memcpy(&size, in, sizeof size);
+    if (size < kOptsSizeVer0) return EINVAL;
+    const auto* bytes = reinterpret_cast<const unsigned char*>(in);
+    for (uint32_t i = sizeof out; i < size; ++i)
+        if (bytes[i] != 0) return E2BIG;
+    std::memcpy(&out, in, std::min<size_t>(size, sizeof out));
+    out.size = sizeof out;
+    return 0;
+}
+
 // What the socket itself says: it must be an IPv4 or IPv6 socket of `r.family`, neither bound
 // nor connected (connectx does the binding). A TCP socket bound to an address alone
 // (IP_BIND_ADDRESS_NO_PORT) passes: the kernel lets a later bind replace that address, and the
@@ -161,7 +121,6 @@ int validate(int fd, const sockaddr* src, socklen_t src_len, const sockaddr* dst
     if (int e = socket_protocol(fd, out.protocol, probe, probe_option)) return e;
 
     if (opts) {
-        if (!known_opts_size(opts->size)) return EINVAL;
         if (opts->flags & ~CONNECTX_F_ALL) return EINVAL;
         if (opts->port_lo > opts->port_hi || (opts->port_lo == 0 && opts->port_hi != 0))
             return EINVAL;
@@ -180,6 +139,9 @@ int validate(int fd, const sockaddr* src, socklen_t src_len, const sockaddr* dst
     if (src && src_len != 0) {
         if (int e = take_address(src, src_len, out.src)) return e;
         if (out.src.family() != out.family) return EAFNOSUPPORT;
+        // No datagram leaves from a group or the broadcast address: connect(2) refuses a socket
+        // bound to one (EINVAL), in either form.
+        if (out.src.is_multicast() || out.src.is_broadcast()) return EINVAL;
         out.src_ip_given = !out.src.is_wildcard();
     } else {
         out.src = address{};
@@ -203,8 +165,11 @@ int validate(int fd, const sockaddr* src, socklen_t src_len, const sockaddr* dst
     }
 
     if (out.family == AF_INET6) {
+        // IPv4 traffic needs an IPv4 source and IPv6 traffic an IPv6 one. "::" fits both;
+        // "::ffff:0.0.0.0" is the IPv4 wildcard and fits IPv4 destinations only.
         bool mapped = out.dst.is_v4_mapped();
-        if (out.src_ip_given && out.src.is_v4_mapped() != mapped) return EAFNOSUPPORT;
+        if (out.src.is_v4_mapped() != mapped && (out.src_ip_given || out.src.is_v4_mapped()))
+            return EAFNOSUPPORT;
         if (mapped) {
             int v6only;
             // Refused (ENOPROTOOPT, EOPNOTSUPP) only when the socket is not IPv6 after all.
@@ -213,20 +178,18 @@ int validate(int fd, const sockaddr* src, socklen_t src_len, const sockaddr* dst
         }
         auto* d6 = reinterpret_cast<sockaddr_in6*>(out.dst.sa());
         auto* s6 = reinterpret_cast<sockaddr_in6*>(out.src.sa());
-        if (out.dst.is_link_local() && d6->sin6_scope_id == 0) return EINVAL;
-        if (out.src.is_link_local()) {
+        // A scope names the link of a link-local or link-scoped multicast address, and only
+        // theirs: on any other address connect(2) ignores it.
+        if (out.dst.needs_scope() && d6->sin6_scope_id == 0) return EINVAL;
+        if (out.src.needs_scope()) {
             if (s6->sin6_scope_id == 0) s6->sin6_scope_id = d6->sin6_scope_id;
             if (s6->sin6_scope_id == 0) return EINVAL;
             if (d6->sin6_scope_id && s6->sin6_scope_id != d6->sin6_scope_id) return EINVAL;
         }
-        if (!out.dst.is_link_local()) d6->sin6_scope_id = 0;
-        if (!out.src.is_link_local()) s6->sin6_scope_id = 0;
-        uint32_t scope = out.dst.is_link_local() ? d6->sin6_scope_id : 0;
+        if (!out.dst.needs_scope()) d6->sin6_scope_id = 0;
+        if (!out.src.needs_scope()) s6->sin6_scope_id = 0;
+        uint32_t scope = out.dst.needs_scope() ? d6->sin6_scope_id : 0;
         if (scope && out.ifindex && uint32_t(out.ifindex) != scope) return EINVAL;
-    }
-
-    if (out.ifindex) {
-        if (int e = check_on_interface(out.src, out.ifindex)) return e;
     }
     return 0;
 }

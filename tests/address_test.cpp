@@ -75,6 +75,39 @@ TEST(Address, ClassifiesWildcardMappedAndLinkLocal) {
     EXPECT_FALSE(cx::address::parse("2001:db8::1")->is_link_local());
 }
 
+// Each special IPv4 address is in its class in both forms: a.b.c.d and ::ffff:a.b.c.d.
+TEST(Address, MappedFormsShareTheClassOfTheirIpv4Address) {
+    struct row {
+        const char* v4;
+        bool wildcard, multicast, broadcast;
+    } rows[] = {{"0.0.0.0", true, false, false},
+                {"255.255.255.255", false, false, true},
+                {"224.0.0.251", false, true, false},
+                {"239.255.255.250", false, true, false},
+                {"127.0.0.1", false, false, false},
+                {"192.0.2.1", false, false, false}};
+    for (const row& r : rows) {
+        auto plain = *cx::address::parse(r.v4);
+        auto mapped = *cx::address::parse(std::string("::ffff:") + r.v4);
+        for (const auto& a : {plain, mapped}) {
+            EXPECT_EQ(a.is_wildcard(), r.wildcard) << a.to_string();
+            EXPECT_EQ(a.is_multicast(), r.multicast) << a.to_string();
+            EXPECT_EQ(a.is_broadcast(), r.broadcast) << a.to_string();
+            EXPECT_FALSE(a.needs_scope()) << a.to_string();
+        }
+    }
+    EXPECT_TRUE(cx::address::parse("::")->is_wildcard());
+    EXPECT_TRUE(cx::address::parse("ff05::2")->is_multicast());
+}
+
+// A scope is needed by link-local unicast and by interface- and link-local multicast only.
+TEST(Address, LinkScopedAddressesNeedAScope) {
+    for (const char* t : {"fe80::1", "febf::1", "ff02::1", "ff12::1:2", "ff01::1", "ff32::5"})
+        EXPECT_TRUE(cx::address::parse(t)->needs_scope()) << t;
+    for (const char* t : {"ff05::2", "ff0e::1", "ff08::1", "2001:db8::1", "::1", "fec0::1"})
+        EXPECT_FALSE(cx::address::parse(t)->needs_scope()) << t;
+}
+
 TEST(Address, EqualityComparesIpPortAndScope) {
     EXPECT_EQ(*cx::address::parse("1.2.3.4:5"), *cx::address::parse("1.2.3.4:5"));
     EXPECT_NE(*cx::address::parse("1.2.3.4:5"), *cx::address::parse("1.2.3.4:6"));

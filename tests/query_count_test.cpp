@@ -62,6 +62,8 @@ const std::string kIsMptcp = opt("getsockopt", IPPROTO_TCP, 43);  // TCP_IS_MPTC
 const std::string kSyncnt = opt("getsockopt", IPPROTO_TCP, 7);     // TCP_SYNCNT
 const std::string kProtocol = opt("getsockopt", SOL_SOCKET, SO_PROTOCOL);
 const std::string kNoPort = opt("setsockopt", IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT);
+// The caller's IP_BIND_ADDRESS_NO_PORT, read so that a failure can leave it as it was.
+const std::string kNoPortWas = opt("getsockopt", IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT);
 
 // connectx() on a fresh socket of `type`; the calls it made on it.
 calls calls_of(int type, const cx::address* src, const cx::address& dst) {
@@ -89,7 +91,7 @@ bool kernel_answers_is_mptcp() {
 
 // The calls of TCP with a source IP: `questions`, then the technique.
 calls with_source(calls questions) {
-    questions.insert(questions.end(), {kNoPort, "bind", "connect"});
+    questions.insert(questions.end(), {kNoPortWas, kNoPort, "bind", "connect"});
     return questions;
 }
 const calls kTwoQuestions{kProtocol, "getsockname"};

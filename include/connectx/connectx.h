@@ -65,8 +65,11 @@ struct connectx_result {
 
 /*
  * Optional knobs. Zero-initialise, set `size = sizeof(struct connectx_opts)`, then fill in what
- * you need. `size` lets the structure grow without breaking the ABI: the library accepts every
- * size it has ever published and rejects others with EINVAL.
+ * you need. `size` lets the structure grow without breaking the ABI, by the kernel's rule for
+ * extensible structs (openat2(2), clone3(2)): a `size` below the first published layout (24
+ * bytes, up to and including `result`) is EINVAL, and nothing past `size` is read; a larger
+ * `size` than this library knows is accepted when every byte it does not know is zero (a newer
+ * program's fields left unset) and is E2BIG otherwise. Fields are only ever appended.
  */
 struct connectx_opts {
     uint32_t size;     /* sizeof(struct connectx_opts) */
@@ -83,8 +86,15 @@ struct connectx_opts {
  * wildcard address with port 0 means the same. `opts` may be NULL.
  *
  * Returns 0 on success. On failure returns -1 and sets errno; like connect(2), the caller then
- * closes the socket (it is never left holding a port lock, nor associated). A non-blocking TCP
+ * closes the socket. It is never left holding a port lock nor associated, and its options are as
+ * the caller set them: IP_LOCAL_PORT_RANGE, IP_BIND_ADDRESS_NO_PORT, the device (opts->ifindex is
+ * taken back) and SO_REUSEADDR. A socket bound for good (an explicit source port, or any port on
+ * kernels before 6.3) stays bound, as after bind(2); one whose port it shares with other flows
+ * keeps SO_REUSEADDR=1, which it needs so as not to lock them out. Every input (src, dst, opts)
+ * is read before anything is written to opts->result, which may overlay them. A non-blocking TCP
  * socket returns -1/EINPROGRESS as connect(2) does: the connection completes in the background.
+ * With no source address, the routing table is asked what connect(2) would ask it: protocol,
+ * ports, SO_MARK, the socket's owner and IP_TOS (IPv4), its device.
  *
  * Errors that leave the socket as it was, checked before any side effect; but for TCP with a
  * source IP and no port, range or interface, the kernel's bind finds a socket of the wrong family
@@ -94,19 +104,27 @@ struct connectx_opts {
  *   EPROTOTYPE    the socket is neither TCP nor UDP (raw, MPTCP, SCTP, ...).
  *   EAFNOSUPPORT  the socket is neither AF_INET nor AF_INET6; or src/dst family does not fit the
  *                 socket (AF_INET on an IPv6 socket is refused: pass an IPv4-mapped address; an
- *                 IPv4-mapped address on an IPV6_V6ONLY socket is refused).
+ *                 IPv4-mapped address on an IPV6_V6ONLY socket is refused); or an IPv4-mapped
+ *                 src (::ffff:0.0.0.0 included) toward an IPv6 dst, or an IPv6 src toward an
+ *                 IPv4-mapped dst.
  *   EINVAL        dst is NULL; a sockaddr is shorter than its family needs; dst has port 0 or
- *                 is a wildcard address; a link-local IPv6 address has no scope id, or src and
- *                 dst have different scope ids; opts->size is unknown; unknown flags; port
- *                 range with lo > hi or lo == 0; negative ifindex.
+ *                 is a wildcard address (0.0.0.0, ::, ::ffff:0.0.0.0); src is a multicast or
+ *                 the broadcast address (in either form); a link-local or link-scoped multicast
+ *                 IPv6 address (fe80::/10, ff01::/16, ff02::/16) has no scope id, or src and dst
+ *                 have different scope ids; opts->size is below the first layout; unknown
+ *                 flags; port range with lo > hi or lo == 0; negative ifindex.
+ *   E2BIG         opts->size is larger than this library knows and the bytes past its end
+ *                 are not all zero.
  *   EINVAL        UDP: the socket has SO_REUSEPORT set (the lock cannot exclude sockets of
  *                 the same user in its group, so the 4-tuple could not be kept unique).
  *   EISCONN       the socket is already connected.
  *   EINVAL        the socket is already bound (connectx does the binding). A TCP socket bound
  *                 to an address alone (IP_BIND_ADDRESS_NO_PORT, port 0) passes: a source IP
  *                 replaces that address as a second bind(2) would; without one connect() keeps it.
- *   ENODEV        opts->ifindex names no interface.
+ *   ENODEV        opts->ifindex names no interface of the socket's network namespace.
  *   EADDRNOTAVAIL the source address is not local, or not on opts->ifindex.
+ * (opts->ifindex is looked up where the socket lives, by rtnetlink: that check can also fail
+ * with the netlink errors of the UDP conflict check below.)
  * Errors from the kernel:
  *   EADDRNOTAVAIL TCP: the 4-tuple is taken, or no port of the range is free toward dst.
  *   EADDRINUSE    TCP: the fixed source port is held by a listener or by a socket without
@@ -120,6 +138,8 @@ struct connectx_opts {
  *   EPERM            the socket lives in another network namespace than the calling thread and
  *                    the library may not enter it (setns needs CAP_SYS_ADMIN) to open its netlink
  *                    socket and sysctls there; also any errno of that ioctl(SIOCGSKNS)/setns.
+ *                    The same errors end a TCP call with a port range: it needs the namespace's
+ *                    ip_local_port_range and reserved ports, and never guesses them.
  *   EPROTONOSUPPORT  the kernel's udp_diag does not answer exact lookups in this namespace (an
  *                    exact lookup of our own bound socket found nothing, and none ever had).
  *   EPROTO           a netlink reply was malformed, truncated or did not match the request; or
@@ -131,6 +151,20 @@ struct connectx_opts {
 CONNECTX_API int connectx(int fd, const struct sockaddr *src, socklen_t src_len,
                           const struct sockaddr *dst, socklen_t dst_len,
                           const struct connectx_opts *opts);
+
+/*
+ * The source address connectx() would give socket `fd` toward `dst` when the caller names none:
+ * the routing table's answer to the question connect(2) asks for that socket (its bound device,
+ * SO_MARK, owner and IP_TOS; the scope of a link-local `dst`), asked in the socket's network
+ * namespace by rtnetlink, never by connecting a throwaway socket. The address is written to
+ * `*src` with port 0, IPv4-mapped when `dst` is; nothing is changed on `fd`.
+ * Returns 0, or -1 with errno: EBADF, ENOTSOCK, EPROTOTYPE, EAFNOSUPPORT and EINVAL as
+ * connectx() checks `fd` and `dst` (`src` NULL is EINVAL); the route's own answer
+ * (ENETUNREACH, EHOSTUNREACH, EACCES for a prohibit route, EINVAL for a blackhole,
+ * EADDRNOTAVAIL when it names no source); the netlink errors of connectx().
+ */
+CONNECTX_API int connectx_source(int fd, const struct sockaddr *dst, socklen_t dst_len,
+                                 struct sockaddr_storage *src);
 
 /* Name of a technique ("connect", "bind-no-port", ...); "unknown" for other values. */
 CONNECTX_API const char *connectx_technique_name(uint32_t technique);

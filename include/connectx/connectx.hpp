@@ -97,9 +97,15 @@ public:
     uint16_t port() const noexcept;
     void set_port(uint16_t port) noexcept;
     uint32_t scope_id() const noexcept;  // IPv6 scope (interface index); 0 for IPv4
-    bool is_wildcard() const noexcept;   // 0.0.0.0 or ::
+    // Address classes. An IPv4-mapped address (::ffff:a.b.c.d) is in the class of a.b.c.d.
+    bool is_wildcard() const noexcept;   // 0.0.0.0, :: or ::ffff:0.0.0.0
+    bool is_multicast() const noexcept;  // 224.0.0.0/4 or ff00::/8
+    bool is_broadcast() const noexcept;  // 255.255.255.255
     bool is_v4_mapped() const noexcept;  // ::ffff:a.b.c.d
     bool is_link_local() const noexcept; // fe80::/10 (IPv6 only)
+    // An IPv6 address that names a link only together with an interface: link-local unicast
+    // (fe80::/10) and interface- or link-local multicast (ff01::/16, ff02::/16 and their flags).
+    bool needs_scope() const noexcept;
 
     const sockaddr* sa() const noexcept { return reinterpret_cast<const sockaddr*>(&ss_); }
     sockaddr* sa() noexcept { return reinterpret_cast<sockaddr*>(&ss_); }
@@ -163,6 +169,10 @@ struct connection {
 // A non-blocking TCP socket yields EINPROGRESS with the connection under way.
 CONNECTX_API result<connection> connect(int fd, const std::optional<address>& src, const address& dst,
                            const options& opts = {}) noexcept;
+
+// connectx_source(3) for C++: the source address connectx() would give `fd` toward `dst` when
+// none is named (port 0). Errors as connectx_source(3) sets them.
+CONNECTX_API result<address> source_for(int fd, const address& dst) noexcept;
 
 }  // namespace cx
 

@@ -139,9 +139,13 @@ int run_steps(technique_id t, int fd, const endpoints& ep, uint64_t k) {
 
 }  // namespace
 
-std::span<const technique_info> all_techniques() noexcept { return kTechniques; }
+std::span<const technique_info> all_techniques() noexcept {
+    return kTechniques;
+}
 
-const technique_info& info(technique_id id) noexcept { return kTechniques[int(id)]; }
+const technique_info& info(technique_id id) noexcept {
+    return kTechniques[int(id)];
+}
 
 const technique_info* find_technique(std::string_view name) noexcept {
     for (const auto& t : kTechniques)
@@ -151,12 +155,18 @@ const technique_info* find_technique(std::string_view name) noexcept {
 
 const char* to_string(stop_reason r) noexcept {
     switch (r) {
-        case stop_reason::failure: return "failure";
-        case stop_reason::limit: return "limit";
-        case stop_reason::timeout: return "timeout";
-        case stop_reason::setup_failed: return "setup-failed";
-        case stop_reason::not_built: return "not-built";
-        case stop_reason::crashed: return "crashed";
+        case stop_reason::failure:
+            return "failure";
+        case stop_reason::limit:
+            return "limit";
+        case stop_reason::timeout:
+            return "timeout";
+        case stop_reason::setup_failed:
+            return "setup-failed";
+        case stop_reason::not_built:
+            return "not-built";
+        case stop_reason::crashed:
+            return "crashed";
     }
     return "unknown";
 }
