@@ -133,13 +133,6 @@ int connect_udp(int fd, fd_slot& s, uint32_t f, const sockaddr* dst, socklen_t l
         std::memcpy(&src.sa, &s.source, sizeof src.sa);
         src.len = inet_len(reinterpret_cast<sockaddr*>(&s.source));
     }
-    if (f & no_port) {
-        // Temporary, until the library accepts it (issue 11, item 11): a UDP socket with
-        // IP_BIND_ADDRESS_NO_PORT set gets a spurious EAGAIN from connectx. The option has no
-        // effect on a UDP connect, so clearing it changes nothing the program can see.
-        real_setsockopt_int(fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, 0);
-        s.flags.fetch_and(~no_port, std::memory_order_release);
-    }
     int rc = via_connectx(fd, s, f, src, dst, len);
     if (rc == 0) s.flags.fetch_and(~deferred, std::memory_order_release);
     return rc;
