@@ -3,6 +3,7 @@
 // environment the drop-in reads, appends the drop-in to LD_PRELOAD and execs the program.
 // Exit status as env(1): 125 for connectx-exec's own errors, 126 program not executable,
 // 127 program not found; otherwise the program's own.
+#include <connectx/connectx.h>
 #include <getopt.h>
 #include <unistd.h>
 
@@ -36,6 +37,7 @@ void usage(FILE* to) {
         "      --off                 load the drop-in inert: every call goes to libc as is\n"
         "                                                                [CONNECTX_OFF=1]\n"
         "  -h, --help                this text\n"
+        "  -V, --version             the version\n"
         "\n"
         "The drop-in is appended to an existing LD_PRELOAD. See connectx-exec(1).\n",
         to);
@@ -96,13 +98,16 @@ bool valid(const char* var, const char* value) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    static const option longopts[] = {
-        {"source", required_argument, nullptr, 's'}, {"ports", required_argument, nullptr, 'p'},
-        {"verbose", no_argument, nullptr, 'v'},      {"off", no_argument, nullptr, 'O'},
-        {"help", no_argument, nullptr, 'h'},         {nullptr, 0, nullptr, 0}};
+    static const option longopts[] = {{"source", required_argument, nullptr, 's'},
+                                      {"ports", required_argument, nullptr, 'p'},
+                                      {"verbose", no_argument, nullptr, 'v'},
+                                      {"off", no_argument, nullptr, 'O'},
+                                      {"help", no_argument, nullptr, 'h'},
+                                      {"version", no_argument, nullptr, 'V'},
+                                      {nullptr, 0, nullptr, 0}};
     int opt;
     // '+': stop at the first non-option, so PROGRAM's own options are never ours.
-    while ((opt = getopt_long(argc, argv, "+s:p:vh", longopts, nullptr)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+s:p:vhV", longopts, nullptr)) != -1) {
         switch (opt) {
             case 's':
                 setenv("CONNECTX_SOURCE", optarg, 1);
@@ -118,6 +123,10 @@ int main(int argc, char** argv) {
                 break;
             case 'h':
                 usage(stdout);
+                return 0;
+            case 'V':
+                std::printf("connectx-exec %d.%d.%d\n", CONNECTX_VERSION_MAJOR,
+                            CONNECTX_VERSION_MINOR, CONNECTX_VERSION_PATCH);
                 return 0;
             default:
                 usage(stderr);
