@@ -119,7 +119,7 @@ const char* usage_text() noexcept {
            "  -t, --techniques LIST    comma list of techniques, or tcp, udp, all (default all):\n"
            "                           tcp-connect tcp-bind tcp-no-port tcp-reuseaddr\n"
            "                           tcp-connectx udp-connect udp-reuseaddr udp-connectx\n"
-           "                           udp-connectx-guard\n"
+           "                           udp-connectx-guard udp-dropin\n"
            "  -n, --count N            stop each technique after N connections (default: at the\n"
            "                           first failure, or one past ports x destinations)\n"
            "  -6, --ipv6               IPv6 (2001:db8::1 to 2001:db8::1:N) instead of IPv4\n"

@@ -27,8 +27,9 @@ enum class technique_id : uint8_t {
     udp_reuseaddr,
     udp_connectx,
     udp_connectx_guard,
+    udp_dropin,
 };
-inline constexpr int kTechniqueCount = 9;
+inline constexpr int kTechniqueCount = 10;
 
 struct technique_info {
     technique_id id;
