@@ -244,7 +244,7 @@ std::vector<pid_t> start_holders(long n) {
     if (pipe(ready) < 0) die("pipe");
     pid_t ns_owner = fork();
     if (ns_owner == 0) {
-        enter_namespace(60000);
+        enter_namespace(40000);  // 20000-59999: 15,000 ports a source address is plenty
         const long per = 15000;
         std::vector<pid_t> kids;
         for (long i = 0, done = 0; done < n; ++i, done += per) {

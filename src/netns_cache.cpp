@@ -264,7 +264,9 @@ void netns_state::open_route_monitor() noexcept {
 
 bool netns_state::drain_route_monitor() noexcept {
     if (route_monitor_fd_ < 0) return true;
-    alignas(nlmsghdr) static thread_local uint8_t buf[8192];
+    // Only whether a notification came matters, not what it says: each datagram is taken
+    // whole (MSG_TRUNC drops what does not fit) into a few bytes.
+    alignas(nlmsghdr) uint8_t buf[sizeof(nlmsghdr)];
     bool changed = false;
     for (;;) {
         ssize_t n = ::recv(route_monitor_fd_, buf, sizeof buf, MSG_DONTWAIT | MSG_TRUNC);

@@ -288,10 +288,14 @@ int sock_diag_dump(int nl, uint32_t portid, uint32_t seq, int family, int protoc
     g_dumps.fetch_add(1, std::memory_order_relaxed);
     if (int e = nl_send(nl, req, n)) return e;
     // Dump datagrams are at most a page or 32 KiB; one per-thread buffer, not on the stack.
-    alignas(nlmsghdr) static thread_local uint8_t reply[kDumpReplyMax];
+    // Allocated on a thread's first dump: static TLS stays small (see sock_diag_lookup_batch).
+    static thread_local std::unique_ptr<uint8_t[]> buffer;
+    if (!buffer) buffer.reset(new (std::nothrow) uint8_t[kDumpReplyMax]);
+    if (!buffer) return ENOMEM;
+    uint8_t* reply = buffer.get();
     for (bool done = false; !done;) {
         size_t got;
-        if (int e = nl_recv(nl, reply, sizeof reply, got)) return e;
+        if (int e = nl_recv(nl, reply, kDumpReplyMax, got)) return e;
         if (int e = sock_diag_parse_dump(reply, got, seq, portid, on_entry, ctx, done)) return e;
     }
     return 0;
