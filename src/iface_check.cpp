@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
+#include <new>
 
 #include "nl_msg.hpp"
 #include "nl_pool.hpp"
@@ -120,7 +122,11 @@ int addr_parse_dump(const void* buf, size_t len, uint32_t seq, uint32_t portid, 
 
 int check_interface(nl_lease& nl, int ifindex, const address& src) noexcept {
     alignas(nlmsghdr) uint8_t req[kIfaceRequestMax];
-    alignas(nlmsghdr) static thread_local uint8_t reply[kAddrReplyMax];
+    // Allocated on a thread's first check: static TLS stays small (see sock_diag.cpp).
+    static thread_local std::unique_ptr<uint8_t[]> buffer;
+    if (!buffer) buffer.reset(new (std::nothrow) uint8_t[kAddrReplyMax]);
+    if (!buffer) return ENOMEM;
+    uint8_t* reply = buffer.get();
     static_assert(kAddrReplyMax >= kLinkReplyMax);
     // A reply that timed out or did not parse may still be on its way: the socket is not reused.
     auto fail = [&](int e) {
@@ -131,7 +137,7 @@ int check_interface(nl_lease& nl, int ifindex, const address& src) noexcept {
     size_t got;
     if (int e = nl_send(nl.fd(), req, link_build_request(req, sizeof req, seq, ifindex)))
         return fail(e);
-    if (int e = nl_recv(nl.fd(), reply, sizeof reply, got)) return fail(e);
+    if (int e = nl_recv(nl.fd(), reply, kAddrReplyMax, got)) return fail(e);
     addr_search s;
     if (int e = link_parse_reply(reply, got, seq, nl.portid(), ifindex, s.loopback)) return fail(e);
     if (src.is_wildcard()) return 0;
@@ -143,7 +149,7 @@ int check_interface(nl_lease& nl, int ifindex, const address& src) noexcept {
     if (int e = nl_send(nl.fd(), req, addr_build_dump(req, sizeof req, seq, s.family)))
         return fail(e);
     for (bool done = false; !done;) {
-        if (int e = nl_recv(nl.fd(), reply, sizeof reply, got)) return fail(e);
+        if (int e = nl_recv(nl.fd(), reply, kAddrReplyMax, got)) return fail(e);
         if (int e = addr_parse_dump(reply, got, seq, nl.portid(), s, done)) return fail(e);
     }
     return s.found ? 0 : EADDRNOTAVAIL;

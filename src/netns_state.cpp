@@ -1,5 +1,5 @@
 // netns_state.cpp - the facade over one namespace's parts: leases opened in the namespace, the
-// port sysctls re-read on demand, and the UDP port hints.
+// port sysctls re-read on demand.
 #include "netns_state.hpp"
 
 #include <fcntl.h>
@@ -127,6 +127,7 @@ int netns_state::parse_changed_sysctls(std::string_view range_text,
             if (!r) return EPROTO;
             range = *r;
             range_text_.assign(range_text);
+            sysctl_changes_.fetch_add(1, std::memory_order_relaxed);
         }
         if (reserved_text != reserved_text_) {
             if (!reserved.parse(reserved_text)) {
@@ -134,6 +135,7 @@ int netns_state::parse_changed_sysctls(std::string_view range_text,
                 return EPROTO;
             }
             reserved_text_.assign(reserved_text);
+            sysctl_changes_.fetch_add(1, std::memory_order_relaxed);
         }
     } catch (const std::bad_alloc&) {
         range_text_.clear();
@@ -141,35 +143,6 @@ int netns_state::parse_changed_sysctls(std::string_view range_text,
         return ENOMEM;
     }
     return 0;
-}
-
-port_hint* netns_state::hint(const port_hint_key& key) noexcept {
-    ++tick_;
-    port_hint* victim = &hints_[0];
-    for (port_hint& h : hints_) {
-        if (h.claimed && h.key == key) {
-            h.last_use = tick_;
-            return &h;
-        }
-        if (!h.claimed || (victim->claimed && h.last_use < victim->last_use)) victim = &h;
-    }
-    if (!victim->taken) {
-        victim->taken.reset(new (std::nothrow) uint64_t[port_hint::kWords]);
-        victim->blocked.reset(new (std::nothrow) uint64_t[port_hint::kWords]);
-        if (!victim->taken || !victim->blocked) {
-            victim->taken.reset();
-            victim->blocked.reset();
-            return nullptr;
-        }
-    }
-    std::memset(victim->taken.get(), 0, port_hint::kWords * sizeof(uint64_t));
-    std::memset(victim->blocked.get(), 0, port_hint::kWords * sizeof(uint64_t));
-    victim->key = key;
-    victim->claimed = true;
-    victim->dumped_at = 0;
-    victim->picks = 0;
-    victim->last_use = tick_;
-    return victim;
 }
 
 }  // namespace cx::detail

@@ -7,7 +7,7 @@
 //   - ip_local_port_range and ip_local_reserved_ports of that namespace, kept open and pread()
 //     whenever a call needs them (refresh_sysctls()), re-parsed only when their text changed;
 //   - the UDP port search's own state: whether udp_diag has answered, the "alone" backoff and
-//     per-destination hints of which source ports are taken (see port_hint).
+//     what it knows of the ports toward each destination (udp_port_hints).
 //
 // Why the socket's namespace: a netlink socket answers for the namespace it was created in and
 // /proc/sys/net shows the opener's. When the calling thread is in another namespace than the
@@ -27,33 +27,9 @@
 #include "nl_pool.hpp"
 #include "port_range.hpp"
 #include "route_cache.hpp"
+#include "udp_port_hints.hpp"
 
 namespace cx::detail {
-
-// --- hints for the UDP port search ------------------------------------------------------------
-// Which source ports toward one destination are believed taken. Only a hint: the lock and the
-// exact lookup decide. `taken` is refreshed wholesale from a filtered SOCK_DIAG dump and updated
-// as ports are tried; `blocked` remembers ports whose bind() failed (held by a socket without
-// SO_REUSEADDR, which no dump filtered by destination shows) until the search runs dry.
-struct port_hint_key {
-    uint8_t src[16] = {};
-    uint8_t dst[16] = {};
-    uint16_t dport = 0;
-    uint16_t family = 0;  // of the tuple looked up: AF_INET (also for mapped) or AF_INET6
-    uint32_t ifindex = 0;
-    friend bool operator==(const port_hint_key&, const port_hint_key&) = default;
-};
-
-struct port_hint {
-    static constexpr size_t kWords = 65536 / 64;
-    port_hint_key key;
-    uint64_t last_use = 0;
-    uint64_t dumped_at = 0;  // CLOCK_MONOTONIC ms of the last dump into `taken`, 0 = never
-    uint32_t picks = 0;      // ports claimed since `taken` was last refreshed or reset
-    bool claimed = false;
-    std::unique_ptr<uint64_t[]> taken;    // kWords, set = believed taken toward key
-    std::unique_ptr<uint64_t[]> blocked;  // kWords, set = bind() failed recently
-};
 
 // --- the per-namespace state -------------------------------------------------------------------
 class netns_state {
@@ -84,9 +60,11 @@ public:
     port_span range_copy() noexcept;
     void reserved_copy(reserved_ports& out) noexcept;
 
-    // Finds the hint for `key`, or recycles the least recently used one for it (cleared).
-    // Caller holds `mu`. nullptr when its bitmaps cannot be allocated (first use of a slot).
-    port_hint* hint(const port_hint_key& key) noexcept;
+    // Counts the reads that found either sysctl changed: what was concluded from the old values
+    // (say, that every usable port was looked at) is to be concluded again.
+    uint64_t sysctl_changes() const noexcept {
+        return sysctl_changes_.load(std::memory_order_relaxed);
+    }
 
     std::mutex mu;  // guards everything below
     port_span range;
@@ -99,6 +77,8 @@ public:
     // `alone_failures` in a row.
     std::atomic<uint64_t> alone_after_ms{0};
     std::atomic<uint32_t> alone_failures{0};
+    // What the UDP port search knows of the ports toward each destination (owns its lock).
+    udp_port_hints udp_hints;
 
 private:
     friend struct netns_state_setup;  // the registry (netns_registry.cpp) and its test hooks
@@ -113,15 +93,10 @@ private:
     nl_pools pools_;
     route_cache routes_;
     std::atomic<bool> sysctls_known_{false};
+    std::atomic<uint64_t> sysctl_changes_{0};
     int range_fd_ = -1;
     int reserved_fd_ = -1;
     std::string range_text_, reserved_text_;  // guarded by mu
-    // Destinations with a hint. A program that rotates over more evicts a hint on every call and
-    // refreshes it by a dump that walks every UDP socket (round-robin over 40 destinations ran
-    // 17x slower with 16). Two 8 KiB bitmaps each, allocated on first use: 1 MiB at most.
-    static constexpr int kHints = 64;
-    port_hint hints_[kHints];
-    uint64_t tick_ = 0;
 };
 
 }  // namespace cx::detail

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <new>
 
 #include "owned_fds.hpp"
 #include "sys.hpp"
@@ -33,7 +34,9 @@ void route_cache::open_monitor() noexcept {
 
 bool route_cache::drain_monitor() noexcept {
     if (monitor_fd_ < 0) return true;
-    alignas(nlmsghdr) static thread_local uint8_t buf[8192];
+    // Only whether a notification came matters, not what it says: each datagram is taken
+    // whole (MSG_TRUNC drops what does not fit) into a few bytes.
+    alignas(nlmsghdr) uint8_t buf[sizeof(nlmsghdr)];
     bool changed = false;
     for (;;) {
         ssize_t n = ::recv(monitor_fd_, buf, sizeof buf, MSG_DONTWAIT | MSG_TRUNC);
@@ -49,9 +52,29 @@ bool route_cache::drain_monitor() noexcept {
     }
 }
 
+size_t route_cache::route_slot(const route_query& q) noexcept {
+    uint64_t h = 1469598103934665603ull;  // FNV-1a over the question's fields
+    auto mix = [&](const void* p, size_t n) {
+        for (size_t i = 0; i < n; ++i)
+            h = (h ^ static_cast<const uint8_t*>(p)[i]) * 1099511628211ull;
+    };
+    mix(&q.family, sizeof q.family);
+    mix(q.dst, sizeof q.dst);
+    mix(q.src, sizeof q.src);
+    mix(&q.oif, sizeof q.oif);
+    mix(&q.mark, sizeof q.mark);
+    mix(&q.uid, sizeof q.uid);
+    mix(&q.sport, sizeof q.sport);
+    mix(&q.dport, sizeof q.dport);
+    mix(&q.protocol, sizeof q.protocol);
+    mix(&q.tos, sizeof q.tos);
+    return size_t(h % kRoutes);
+}
+
 void route_cache::invalidate_if_changed() noexcept {
     if (!drain_monitor()) return;
-    for (auto& r : routes_) r.valid = false;
+    if (routes_)
+        for (size_t i = 0; i < kRoutes; ++i) routes_[i].valid = false;
     ++gen_;
 }
 
@@ -59,21 +82,20 @@ bool route_cache::cached(const route_query& q, route_answer& out, uint64_t& gen)
     std::lock_guard lock(mu_);
     invalidate_if_changed();
     gen = gen_;
-    if (monitor_fd_ < 0) return false;
-    for (const auto& r : routes_)
-        if (r.valid && r.q == q) {
-            out = r.a;
-            return true;
-        }
-    return false;
+    if (monitor_fd_ < 0 || !routes_) return false;
+    const route_entry& r = routes_[route_slot(q)];
+    if (!r.valid || !(r.q == q)) return false;
+    out = r.a;
+    return true;
 }
 
 void route_cache::store(const route_query& q, const route_answer& a, uint64_t gen) noexcept {
     std::lock_guard lock(mu_);
     invalidate_if_changed();  // a change since the answer was asked for: keep nothing
     if (monitor_fd_ < 0 || gen != gen_) return;
-    routes_[next_] = {q, a, true};
-    next_ = (next_ + 1) % kRoutes;
+    if (!routes_) routes_.reset(new (std::nothrow) route_entry[kRoutes]);
+    if (!routes_) return;  // no memory: no cache
+    routes_[route_slot(q)] = {q, a, true};
 }
 
 }  // namespace cx::detail

@@ -5,7 +5,9 @@
 // nothing is cached. Owns its lock.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 
 #include "route_lookup.hpp"
@@ -29,17 +31,20 @@ private:
     bool drain_monitor() noexcept;  // true when the routing state may have changed
     void invalidate_if_changed() noexcept;
 
-    static constexpr int kRoutes = 16;
-    struct entry {
+    // Answers by the hash of their question, one per slot: a program that talks to thousands of
+    // destinations keeps most of theirs (~100 bytes a slot, allocated on first use), and a
+    // collision costs one rtnetlink round trip.
+    static constexpr size_t kRoutes = 1024;
+    struct route_entry {
         route_query q;
         route_answer a;
         bool valid = false;
     };
+    static size_t route_slot(const route_query& q) noexcept;
     std::mutex mu_;  // guards everything below
     int monitor_fd_ = -1;
     uint64_t gen_ = 1;
-    entry routes_[kRoutes];
-    int next_ = 0;
+    std::unique_ptr<route_entry[]> routes_;
 };
 
 }  // namespace cx::detail

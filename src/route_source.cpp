@@ -15,6 +15,24 @@
 
 namespace cx::detail {
 
+namespace {
+
+// The routing table rarely changes between calls: ask the kernel only when it may have.
+int route_cached_lookup(netns_state& ns, int fd, const route_query& q, route_answer& a) {
+    uint64_t gen;
+    if (ns.routes().cached(q, a, gen)) return 0;
+    nl_lease route;
+    if (int e = ns.lease(NETLINK_ROUTE, fd, route)) return e;
+    if (int e = route_lookup(route.fd(), route.portid(), route.next_seq(), q, a)) {
+        if (e == ETIMEDOUT || e == EPROTO) route.discard();
+        return e;
+    }
+    ns.routes().store(q, a, gen);
+    return 0;
+}
+
+}  // namespace
+
 int route_ask(netns_state& ns, int fd, int protocol, const address& src, const address& dst,
               uint32_t oif, route_answer& a) noexcept {
     // IPv4-mapped destinations are IPv4 traffic: ask the IPv4 table.
@@ -39,16 +57,19 @@ int route_ask(netns_state& ns, int fd, int protocol, const address& src, const a
         if (int e = sys::getsockopt_int(fd, IPPROTO_IP, IP_TOS, tos)) return e;
         q.tos = uint8_t(tos);
     }
-    // The routing table rarely changes between calls: ask the kernel only when it may have.
-    uint64_t gen;
-    if (ns.routes().cached(q, a, gen)) return 0;
-    nl_lease route;
-    if (int e = ns.lease(NETLINK_ROUTE, fd, route)) return e;
-    if (int e = route_lookup(route.fd(), route.portid(), route.next_seq(), q, a)) {
-        if (e == ETIMEDOUT || e == EPROTO) route.discard();
-        return e;
-    }
-    ns.routes().store(q, a, gen);
+    return route_cached_lookup(ns, fd, q, a);
+}
+
+int route_device(netns_state& ns, int fd, const address& src, const address& dst,
+                 uint32_t& dev) noexcept {
+    const bool v4 = dst.family() == AF_INET || dst.is_v4_mapped();
+    route_query q;
+    q.family = v4 ? AF_INET : AF_INET6;
+    std::memcpy(q.dst, ip_bytes(dst, v4), v4 ? 4 : 16);
+    if (!src.is_wildcard()) std::memcpy(q.src, ip_bytes(src, v4), v4 ? 4 : 16);
+    route_answer a;
+    if (int e = route_cached_lookup(ns, fd, q, a)) return e;
+    dev = a.oif;
     return 0;
 }
 

@@ -18,6 +18,12 @@ namespace cx::detail {
 [[nodiscard]] int route_ask(netns_state& ns, int fd, int protocol, const address& src,
                             const address& dst, uint32_t oif, route_answer& out) noexcept;
 
+// The device the route toward `dst` from `src` leaves by, asked with nothing of a socket's (no
+// mark, owner, TOS or ports): the device a flow from `dst` arrives on, for lookups that must name
+// it. `fd` only says which namespace (see netns_state::lease). 0 or an errno as route_ask's.
+[[nodiscard]] int route_device(netns_state& ns, int fd, const address& src, const address& dst,
+                               uint32_t& dev) noexcept;
+
 // The source address the kernel would pick for socket `fd` toward `dst`: route_ask with `src`,
 // a wildcard address whose port (0 = none yet) is part of the question. Written into `src` (its
 // family and port are kept; IPv4-mapped when `dst` is; a link-scoped one gets the device as its

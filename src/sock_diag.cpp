@@ -12,7 +12,10 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
+#include <memory>
+#include <new>
 
 #include "nl_msg.hpp"
 #include "nl_socket.hpp"
@@ -113,6 +116,7 @@ int sock_diag_parse_lookup(const void* buf, size_t len, uint32_t seq, uint32_t p
     if (!entry_of(nlh, e)) return EPROTO;
     out.cookie = e.cookie;
     out.moved = e.local_port != t.local_port;
+    out.unconnected = e.remote_port == 0;
     return 0;
 }
 
@@ -196,6 +200,55 @@ int sock_diag_lookup(int nl, uint32_t portid, uint32_t seq, int protocol, const 
     return sock_diag_parse_lookup(reply, got, seq, portid, t, out);
 }
 
+int sock_diag_lookup_batch(int nl, uint32_t portid, uint32_t seq0, int protocol,
+                           const diag_tuple* t, size_t n, diag_answer* out) noexcept {
+    if (n == 0 || n > kSockDiagBatchMax) return EINVAL;
+    // Per-thread buffers, allocated on a thread's first batch: static TLS stays small (the
+    // drop-in is loaded at program start, where TLS comes from one fixed block).
+    constexpr size_t kReqBytes = kSockDiagRequestSize * kSockDiagBatchMax;
+    constexpr size_t kReplyBytes = kLookupReplyMax * kSockDiagBatchMax;
+    static thread_local std::unique_ptr<uint8_t[]> buffers;
+    if (!buffers) buffers.reset(new (std::nothrow) uint8_t[kReqBytes + kReplyBytes]);
+    if (!buffers) return ENOMEM;
+    uint8_t* req = buffers.get();
+    auto reply = reinterpret_cast<uint8_t(*)[kLookupReplyMax]>(buffers.get() + kReqBytes);
+    for (size_t i = 0; i < n; ++i)
+        sock_diag_build_lookup(req + i * kSockDiagRequestSize, kSockDiagRequestSize,
+                               seq0 + uint32_t(i), protocol, t[i]);
+    if (int e = nl_send(nl, req, n * kSockDiagRequestSize)) return e;
+    iovec iov[kSockDiagBatchMax];
+    mmsghdr msgs[kSockDiagBatchMax];
+    bool answered[kSockDiagBatchMax] = {};
+    for (size_t got = 0; got < n;) {
+        const size_t want = n - got;
+        for (size_t i = 0; i < want; ++i) {
+            iov[i] = {reply[i], kLookupReplyMax};
+            msgs[i] = {};
+            msgs[i].msg_hdr.msg_iov = &iov[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+        }
+        // Waits (up to the receive timeout) for the first answer only, then takes what is there.
+        int m = ::recvmmsg(nl, msgs, unsigned(want), MSG_WAITFORONE, nullptr);
+        if (m < 0) {
+            if (errno == EINTR) continue;
+            return errno == EAGAIN || errno == EWOULDBLOCK ? ETIMEDOUT : errno;
+        }
+        for (int k = 0; k < m; ++k) {
+            if (msgs[k].msg_hdr.msg_flags & MSG_TRUNC) return EPROTO;
+            const size_t len = msgs[k].msg_len;
+            if (len < sizeof(nlmsghdr)) return EPROTO;
+            uint32_t seq;
+            std::memcpy(&seq, reply[k] + offsetof(nlmsghdr, nlmsg_seq), sizeof seq);
+            const uint32_t i = seq - seq0;
+            if (i >= n || answered[i]) return EPROTO;
+            answered[i] = true;
+            if (int e = sock_diag_parse_lookup(reply[k], len, seq, portid, t[i], out[i])) return e;
+        }
+        got += size_t(m);
+    }
+    return 0;
+}
+
 namespace {
 std::atomic<uint64_t> g_dumps{0};
 }
@@ -214,10 +267,14 @@ int sock_diag_dump(int nl, uint32_t portid, uint32_t seq, int family, int protoc
     g_dumps.fetch_add(1, std::memory_order_relaxed);
     if (int e = nl_send(nl, req, n)) return e;
     // Dump datagrams are at most a page or 32 KiB; one per-thread buffer, not on the stack.
-    alignas(nlmsghdr) static thread_local uint8_t reply[kDumpReplyMax];
+    // Allocated on a thread's first dump: static TLS stays small (see sock_diag_lookup_batch).
+    static thread_local std::unique_ptr<uint8_t[]> buffer;
+    if (!buffer) buffer.reset(new (std::nothrow) uint8_t[kDumpReplyMax]);
+    if (!buffer) return ENOMEM;
+    uint8_t* reply = buffer.get();
     for (bool done = false; !done;) {
         size_t got;
-        if (int e = nl_recv(nl, reply, sizeof reply, got)) return e;
+        if (int e = nl_recv(nl, reply, kDumpReplyMax, got)) return e;
         if (int e = sock_diag_parse_dump(reply, got, seq, portid, on_entry, ctx, done)) return e;
     }
     return 0;

@@ -41,6 +41,9 @@ size_t sock_diag_build_lookup(void* buf, size_t cap, uint32_t seq, int protocol,
 struct diag_answer {
     std::optional<uint64_t> cookie;
     bool moved = false;
+    // The socket found is not connected: bound to the local end (or the wildcard), it would
+    // receive the flow. A connectx() of another process holds its socket so for microseconds.
+    bool unconnected = false;
 };
 
 // Parses the reply to an exact lookup built for (seq, portid, t). Returns 0 and fills `out`, or:
@@ -83,6 +86,13 @@ int sock_diag_parse_dump(const void* buf, size_t len, uint32_t seq, uint32_t por
 // reuse it (the caller discards its lease).
 int sock_diag_lookup(int nl, uint32_t portid, uint32_t seq, int protocol, const diag_tuple& t,
                      diag_answer& out) noexcept;
+// `n` exact lookups (n <= kSockDiagBatchMax) in one round trip: one send carries the requests
+// (sequence numbers seq0 .. seq0+n-1), recvmmsg collects the answers, in any order; out[i]
+// answers t[i]. 0 or an errno as sock_diag_lookup's (EPROTO also for an answer to no request, or
+// to one already answered). The kernel answers each request of a message in turn.
+inline constexpr size_t kSockDiagBatchMax = 64;
+int sock_diag_lookup_batch(int nl, uint32_t portid, uint32_t seq0, int protocol,
+                           const diag_tuple* t, size_t n, diag_answer* out) noexcept;
 int sock_diag_dump(int nl, uint32_t portid, uint32_t seq, int family, int protocol,
                    uint16_t port_lo, uint16_t port_hi, int remote_family, const uint8_t* remote,
                    uint16_t remote_port, diag_entry_fn on_entry, void* ctx) noexcept;

@@ -46,16 +46,18 @@ bool failed(int e) {
     return e != 0 && e != EINPROGRESS && e != EINTR;
 }
 
-// The interface of opts.ifindex, applied for the call and taken back if it fails.
+// The socket's device through the call: opts.ifindex applied, and the device as it was after a
+// failure. bind(2) and connect(2) of a scoped address set the device to the scope before they
+// can fail, and do not undo it: with one, the device is read first too.
 class interface_binding {
 public:
     explicit interface_binding(const request& r) : r_(r) {}
     int apply() {
-        if (!r_.ifindex) return 0;
+        if (!r_.ifindex && !r_.src.needs_scope() && !r_.dst.needs_scope()) return 0;
         if (int e = sys::getsockopt_int(r_.fd, SOL_SOCKET, SO_BINDTOIFINDEX, prev_)) return e;
-        if (int e = sys::setsockopt_int(r_.fd, SOL_SOCKET, SO_BINDTOIFINDEX, r_.ifindex)) return e;
         applied_ = true;
-        return 0;
+        if (!r_.ifindex) return 0;
+        return sys::setsockopt_int(r_.fd, SOL_SOCKET, SO_BINDTOIFINDEX, r_.ifindex);
     }
     int finish(int e) {
         if (applied_ && failed(e)) sys::setsockopt_int(r_.fd, SOL_SOCKET, SO_BINDTOIFINDEX, prev_);
@@ -211,7 +213,7 @@ int connect_port_range(const request& r, connectx_result& res) {
 
 int tcp_connect(const request& r, connectx_result& res) noexcept {
     interface_binding device(r);
-    if (int e = device.apply()) return e;
+    if (int e = device.apply()) return device.finish(e);
     if (r.src_port() != 0) {
         res.technique = CONNECTX_TECH_REUSEADDR;
         res.attempts = 1;

@@ -109,12 +109,12 @@ int settle_scopes(request& out) {
     auto* d6 = reinterpret_cast<sockaddr_in6*>(out.dst.sa());
     auto* s6 = reinterpret_cast<sockaddr_in6*>(out.src.sa());
     if (out.dst.needs_scope() && d6->sin6_scope_id == 0) return EINVAL;
+    if (!out.dst.needs_scope()) d6->sin6_scope_id = 0;  // before the source may take it
     if (out.src.needs_scope()) {
         if (s6->sin6_scope_id == 0) s6->sin6_scope_id = d6->sin6_scope_id;
         if (s6->sin6_scope_id == 0) return EINVAL;
         if (d6->sin6_scope_id && s6->sin6_scope_id != d6->sin6_scope_id) return EINVAL;
     }
-    if (!out.dst.needs_scope()) d6->sin6_scope_id = 0;
     if (!out.src.needs_scope()) s6->sin6_scope_id = 0;
     uint32_t scope = out.dst.needs_scope() ? d6->sin6_scope_id : 0;
     if (scope && out.ifindex && uint32_t(out.ifindex) != scope) return EINVAL;

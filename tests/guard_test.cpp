@@ -3,7 +3,8 @@
 // across processes, detach restoring the old behaviour, exact errnos for bad input, and nothing
 // (cgroup, link, pin) left behind. Each test makes its own cgroup under the cgroup v2 mount and
 // runs its sockets in a forked child inside that cgroup and a private network namespace; pins go
-// to a bpffs mounted in this process's private mount namespace.
+// to a bpffs mounted in this process's private mount namespace. The connectx-guard tool: the
+// README's example as written, one test per error message, the foreground attach's endings.
 #include <connectx/guard.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -23,9 +24,13 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "support/cli_run.hpp"
 #include "support/netns.hpp"
 
 namespace {
@@ -708,49 +713,304 @@ TEST_F(Guard, CxxApiAttachStatusDetach) {
 // --- the connectx-guard tool ---
 
 #ifdef CONNECTX_GUARD_TOOL_PATH
-// Runs connectx-guard with `args`; returns its exit status and standard output.
-std::pair<int, std::string> run_tool(const std::string& args) {
-    std::string cmd = std::string(CONNECTX_GUARD_TOOL_PATH) + " " + args + " 2>/dev/null";
-    FILE* p = ::popen(cmd.c_str(), "r");
-    if (!p) return {-1, {}};
-    std::string out;
-    char buf[512];
-    while (size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-    int st = ::pclose(p);
-    return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+constexpr const char* kTool = CONNECTX_GUARD_TOOL_PATH;
+
+// Runs connectx-guard with the words of `args` (split at spaces).
+cxtest::cli_result run_tool(const std::string& args) {
+    std::vector<std::string> words;
+    std::istringstream in(args);
+    for (std::string w; in >> w;) words.push_back(w);
+    return cxtest::run_program(kTool, words);
 }
+
+nlohmann::json parse_json(const std::string& text) {
+    nlohmann::json doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    EXPECT_FALSE(doc.is_discarded()) << "not one JSON document:\n" << text;
+    return doc;
+}
+
+// A foreground `connectx-guard attach` in the background, its output in a file.
+class foreground_attach {
+public:
+    explicit foreground_attach(const std::string& cgroup, const std::string& extra = "") {
+        char tmpl[] = "/tmp/connectx-guard-out.XXXXXX";
+        int fd = ::mkstemp(tmpl);
+        EXPECT_GE(fd, 0) << strerror(errno);
+        out_path_ = tmpl;
+        std::string cg = cgroup;
+        std::string ex = extra;
+        pid_ = ::fork();
+        if (pid_ == 0) {
+            ::dup2(fd, 1);
+            ::dup2(fd, 2);
+            if (ex.empty())
+                ::execl(kTool, kTool, "attach", "--cgroup", cg.c_str(), nullptr);
+            else
+                ::execl(kTool, kTool, "attach", ex.c_str(), "--cgroup", cg.c_str(), nullptr);
+            ::_exit(127);
+        }
+        ::close(fd);
+    }
+    ~foreground_attach() {
+        if (pid_ > 0) {
+            ::kill(pid_, SIGKILL);
+            ::waitpid(pid_, nullptr, 0);
+        }
+        ::unlink(out_path_.c_str());
+    }
+    // Waits (at most 10 s) until the output holds `text`.
+    bool wait_for(const std::string& text) const {
+        for (int i = 0; i < 200; ++i) {
+            if (output().find(text) != std::string::npos) return true;
+            ::usleep(50 * 1000);
+        }
+        return false;
+    }
+    // Waits (at most 10 s) for the exit; its status, or -1.
+    int wait_exit() {
+        for (int i = 0; i < 200; ++i) {
+            int st = 0;
+            if (::waitpid(pid_, &st, WNOHANG) == pid_) {
+                pid_ = -1;
+                return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+            }
+            ::usleep(50 * 1000);
+        }
+        return -1;
+    }
+    void signal(int sig) const { ::kill(pid_, sig); }
+    std::string output() const {
+        std::ifstream in(out_path_);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        return ss.str();
+    }
+
+private:
+    pid_t pid_ = -1;
+    std::string out_path_;
+};
+
+#define CXTEST_REQUIRE_GUARD_BUILT()                                                          \
+    do {                                                                                      \
+        if (!connectx_guard_available()) {                                                    \
+            auto r = run_tool("attach --cgroup " + cg_ + " --pin " + pin_);                   \
+            EXPECT_EQ(r.exit, 1);                                                             \
+            EXPECT_NE(r.err.find("built without the BPF guard"), std::string::npos) << r.err; \
+            return;                                                                           \
+        }                                                                                     \
+    } while (0)
 
 TEST_F(Guard, ToolAttachStatusDetachWithPinsAndExitStatuses) {
     CXTEST_REQUIRE_GUARD_PRIVILEGES();
+    CXTEST_REQUIRE_GUARD_BUILT();
     std::string cg = " --cgroup " + cg_;
     std::string pin = " --pin " + pin_;
-    if (!connectx_guard_available()) {
-        EXPECT_EQ(run_tool("attach" + cg + pin).first, 1);
-        return;
-    }
     auto r = run_tool("attach --json" + cg + pin);
-    EXPECT_EQ(r.first, 0);
-    EXPECT_NE(r.second.find("\"result\":\"attached\""), std::string::npos) << r.second;
+    EXPECT_EQ(r.exit, 0) << r.out << r.err;
+    EXPECT_EQ(parse_json(r.out)["result"], "attached");
     EXPECT_TRUE(pin_mounted()) << "attach --pin mounts bpffs by default";
     r = run_tool("attach" + cg + pin);
-    EXPECT_EQ(r.first, 0);
-    EXPECT_NE(r.second.find("already attached"), std::string::npos) << r.second;
+    EXPECT_EQ(r.exit, 0);
+    EXPECT_NE(r.out.find("already attached"), std::string::npos) << r.out;
     r = run_tool("status --json" + cg + pin);
-    EXPECT_EQ(r.first, 0);
-    EXPECT_NE(r.second.find("\"attached\":true,\"connect4\":{\"attached\":true"), std::string::npos)
-        << r.second;
-    EXPECT_NE(r.second.find("\"pinned\":true"), std::string::npos) << r.second;
+    EXPECT_EQ(r.exit, 0);
+    nlohmann::json st = parse_json(r.out);
+    EXPECT_EQ(st["attached"], true) << r.out;
+    EXPECT_EQ(st["connect4"]["attached"], true) << r.out;
+    EXPECT_EQ(st["connect4"]["pinned"], true) << r.out;
+    EXPECT_EQ(st["connect6"]["pinned"], true) << r.out;
     EXPECT_EQ(progs_on_cgroup(cg_, BPF_CGROUP_INET4_CONNECT), 1);
     r = run_tool("detach --json" + cg + pin);
-    EXPECT_EQ(r.first, 0);
-    EXPECT_NE(r.second.find("\"result\":\"detached\""), std::string::npos) << r.second;
+    EXPECT_EQ(r.exit, 0);
+    EXPECT_EQ(parse_json(r.out)["result"], "detached");
     EXPECT_EQ(pins_in(pin_), 0);
-    EXPECT_EQ(run_tool("status" + cg).first, 3);
-    EXPECT_EQ(run_tool("attach --cgroup " + root_ + pin).first, 1);  // root, not forced
+    EXPECT_EQ(run_tool("status" + cg).exit, 3);
+    EXPECT_EQ(run_tool("attach").exit, 2);
+    EXPECT_EQ(run_tool("status --force-root" + cg).exit, 2);
+    EXPECT_EQ(run_tool("frobnicate" + cg).exit, 2);
+}
+
+// The README's example, word for word, where /sys/fs/bpf is bpffs (a systemd host): the pin
+// directory /sys/fs/bpf/connectx does not exist yet and attach creates it inside bpffs.
+TEST_F(Guard, ToolReadmeExampleCreatesThePinDirectoryInsideBpffs) {
+    CXTEST_REQUIRE_GUARD_PRIVILEGES();
+    CXTEST_REQUIRE_GUARD_BUILT();
+    const std::string bpffs = "/sys/fs/bpf", dir = bpffs + "/connectx";
+    // This process's private mount namespace (SetUpTestSuite): the host's /sys/fs/bpf is untouched.
+    ASSERT_EQ(::mount("bpf", bpffs.c_str(), "bpf", 0, "mode=0700"), 0) << strerror(errno);
+    struct stat st {};
+    ASSERT_NE(::stat(dir.c_str(), &st), 0) << "a fresh bpffs holds no connectx directory";
+    std::string cg = " --cgroup " + cg_, pin = " --pin " + dir;
+    auto r = run_tool("attach" + cg + pin);
+    EXPECT_EQ(r.exit, 0) << r.err;
+    EXPECT_EQ(r.out, cg_ + ": attached and pinned in " + dir + "\n");
+    EXPECT_EQ(pins_in(dir), 2);
+    r = run_tool("status" + cg + pin + " --json");
+    EXPECT_EQ(r.exit, 0) << r.err;
+    EXPECT_EQ(parse_json(r.out)["connect6"]["pinned"], true) << r.out;
+    r = run_tool("detach" + cg + pin);
+    EXPECT_EQ(r.exit, 0) << r.err;
+    EXPECT_EQ(r.out, cg_ + ": detached, pins removed\n");
+    EXPECT_EQ(pins_in(dir), 0);
+    r = run_tool("detach" + cg + pin);  // again: nothing is pinned there, nor attached
+    EXPECT_EQ(r.exit, 1);
+    EXPECT_NE(r.err.find("which is not attached either: nothing to detach"), std::string::npos)
+        << r.err;
+    EXPECT_EQ(::rmdir(dir.c_str()), 0) << strerror(errno);
+    EXPECT_EQ(::umount2(bpffs.c_str(), 0), 0) << strerror(errno);
+}
+
+// Where no bpffs is mounted on /sys/fs/bpf (a host without systemd), mkdir of the README's pin
+// directory fails with a misleading errno (ENOENT on sysfs): the message names the parent's
+// filesystem and what to do, not the cgroup.
+TEST_F(Guard, ToolPinDirectoryThatCannotBeCreatedNamesItsParentFilesystem) {
+    CXTEST_REQUIRE_GUARD_PRIVILEGES();
+    CXTEST_REQUIRE_GUARD_BUILT();
+    // In this process's private mount namespace only: a systemd host's bpffs comes off.
+    while (::umount2("/sys/fs/bpf", MNT_DETACH) == 0) {
+    }
+    const std::string dir = "/sys/fs/bpf/connectx";
+    auto r = run_tool("attach --cgroup " + cg_ + " --pin " + dir);
+    EXPECT_EQ(r.exit, 1);
+    const std::string head = "connectx-guard: pin directory " + dir + ": cannot create it: ";
+    const std::string tail =
+        " (/sys/fs/bpf is sysfs, not bpffs: mount bpffs there first, mount -t bpf bpf "
+        "/sys/fs/bpf)\n";
+    EXPECT_EQ(r.err.rfind(head, 0), 0u) << r.err;
+    ASSERT_GE(r.err.size(), tail.size());
+    EXPECT_EQ(r.err.substr(r.err.size() - tail.size()), tail) << r.err;
+    EXPECT_EQ(r.err.find("cgroup"), std::string::npos) << r.err;
+    EXPECT_EQ(progs_on_cgroup(cg_, BPF_CGROUP_INET4_CONNECT), 0);
+}
+
+TEST_F(Guard, ToolPinThatIsARegularFileIsNamedAsNotADirectory) {
+    CXTEST_REQUIRE_GUARD_PRIVILEGES();
+    CXTEST_REQUIRE_GUARD_BUILT();
+    std::string file = pin_ + "/file";
+    ASSERT_EQ(::close(::open(file.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600)), 0);
+    auto r = run_tool("attach --cgroup " + cg_ + " --pin " + file);
+    EXPECT_EQ(r.exit, 1);
+    EXPECT_EQ(r.err, "connectx-guard: pin directory " + file + ": not a directory\n");
+    EXPECT_EQ(progs_on_cgroup(cg_, BPF_CGROUP_INET4_CONNECT), 0);
+    EXPECT_EQ(::unlink(file.c_str()), 0);
+}
+
+// A directory that is not cgroup v2, and no --pin: the message is about the cgroup alone.
+TEST_F(Guard, ToolNonCgroup2DirectoryNamesOnlyTheCgroup) {
+    CXTEST_REQUIRE_GUARD_PRIVILEGES();
+    CXTEST_REQUIRE_GUARD_BUILT();
+    auto r = run_tool("attach --cgroup " + pin_);
+    EXPECT_EQ(r.exit, 1);
+    EXPECT_EQ(r.err.rfind("connectx-guard: cgroup " + pin_ + ": not a cgroup v2 directory", 0), 0u)
+        << r.err;
+    EXPECT_EQ(r.err.find("bpffs"), std::string::npos) << "mentions no pin directory: " << r.err;
+    r = run_tool("attach --cgroup " + cg_ + "/missing");
+    EXPECT_EQ(r.err, "connectx-guard: cgroup " + cg_ + "/missing: No such file or directory\n");
+}
+
+TEST_F(Guard, ToolRootCgroupNeedsForceRootAndSaysSo) {
+    CXTEST_REQUIRE_GUARD_PRIVILEGES();
+    CXTEST_REQUIRE_GUARD_BUILT();
+    auto r = run_tool("attach --cgroup " + root_ + " --pin " + pin_);
+    EXPECT_EQ(r.exit, 1);
+    EXPECT_EQ(r.err, "connectx-guard: cgroup " + root_ +
+                         ": the root cgroup (every process of the host): add --force-root to "
+                         "attach there\n");
     EXPECT_EQ(progs_on_cgroup(root_, BPF_CGROUP_INET4_CONNECT), 0);
-    EXPECT_EQ(run_tool("attach").first, 2);
-    EXPECT_EQ(run_tool("status --force-root" + cg).first, 2);
-    EXPECT_EQ(run_tool("frobnicate" + cg).first, 2);
+}
+
+TEST_F(Guard, ToolForegroundAttachExitsWhenAnotherProcessDetaches) {
+    CXTEST_REQUIRE_GUARD_PRIVILEGES();
+    CXTEST_REQUIRE_GUARD_BUILT();
+    foreground_attach fg(cg_);
+    ASSERT_TRUE(fg.wait_for("holding it")) << fg.output();
+    EXPECT_EQ(run_tool("detach --cgroup " + cg_).exit, 0);
+    EXPECT_EQ(fg.wait_exit(), 1) << fg.output();
+    EXPECT_NE(fg.output().find("connectx-guard: cgroup " + cg_ +
+                               ": the guard this process held was detached by another process"),
+              std::string::npos)
+        << fg.output();
+}
+
+TEST_F(Guard, ToolForegroundAttachSaysWhatItDidOnSigterm) {
+    CXTEST_REQUIRE_GUARD_PRIVILEGES();
+    CXTEST_REQUIRE_GUARD_BUILT();
+    foreground_attach fg(cg_, "--json");
+    ASSERT_TRUE(fg.wait_for("\"attached\"")) << fg.output();
+    EXPECT_EQ(progs_on_cgroup(cg_, BPF_CGROUP_INET6_CONNECT), 1);
+    fg.signal(SIGTERM);
+    EXPECT_EQ(fg.wait_exit(), 0) << fg.output();
+    std::string out = fg.output();
+    std::string last = out.substr(out.find('\n') + 1);
+    nlohmann::json doc = parse_json(last);
+    EXPECT_EQ(doc["result"], "released") << out;
+    EXPECT_EQ(doc["signal"], "SIGTERM") << out;
+    EXPECT_EQ(progs_on_cgroup(cg_, BPF_CGROUP_INET6_CONNECT), 0) << "released on SIGTERM";
+}
+
+// The wrong --pin: the guard's pins are elsewhere. Detaching would leave them holding defunct
+// links: refused, and the guard and its pins stay as they were.
+TEST_F(Guard, ToolDetachWithPinHoldingNoPinsFailsAndTouchesNothing) {
+    CXTEST_REQUIRE_GUARD_PRIVILEGES();
+    CXTEST_REQUIRE_GUARD_BUILT();
+    ASSERT_EQ(run_tool("attach --cgroup " + cg_ + " --pin " + pin_).exit, 0);
+    std::string other = pin_ + "/other";  // inside the bpffs attach mounted on pin_
+    ASSERT_EQ(::mkdir(other.c_str(), 0700), 0) << strerror(errno);
+    auto r = run_tool("detach --cgroup " + cg_ + " --pin " + other);
+    EXPECT_EQ(r.exit, 1);
+    EXPECT_EQ(r.err, "connectx-guard: pin directory " + other + ": holds no pin of the guard on " +
+                         cg_ + " (connectx-guard-" + std::to_string(cg_id_) +
+                         "-connect4, -connect6); nothing detached: give the --pin used at "
+                         "attach, or no --pin\n");
+    EXPECT_EQ(pins_in(pin_), 2);
+    EXPECT_EQ(progs_on_cgroup(cg_, BPF_CGROUP_INET4_CONNECT), 1);
+    EXPECT_EQ(::rmdir(other.c_str()), 0);
+}
+
+TEST_F(Guard, ToolJsonErrorsAreOneJsonObjectOnStdout) {
+    CXTEST_REQUIRE_GUARD_PRIVILEGES();
+    CXTEST_REQUIRE_GUARD_BUILT();
+    auto r = run_tool("status --cgroup " + cg_ + "/missing --json");
+    EXPECT_EQ(r.exit, 1);
+    EXPECT_EQ(r.err, "");
+    EXPECT_EQ(parse_json(r.out)["error"], "cgroup " + cg_ + "/missing: No such file or directory");
+    r = run_tool("-j attach --bogus");  // a usage error before the JSON flag is read still is JSON
+    EXPECT_EQ(r.exit, 2);
+    EXPECT_EQ(parse_json(r.out)["error"], "unknown option '--bogus'");
+    r = run_tool("status -p --cgroup " + cg_);  // -p: indented JSON, implies -j
+    EXPECT_EQ(r.exit, 3);
+    EXPECT_NE(r.out.find("{\n    \"cgroup\": "), std::string::npos) << r.out;
+    EXPECT_EQ(parse_json(r.out)["attached"], false);
+}
+
+TEST_F(Guard, ToolOptionErrorsNameTheWord) {
+    for (auto [args, message] : std::vector<std::pair<std::string, std::string>>{
+             {"attach --bogus", "unknown option '--bogus'"},
+             {"attach -x", "unknown option '-x'"},
+             {"attach --cgroup", "option '--cgroup' needs an argument"},
+             {"frobnicate --cgroup /x", "unknown command 'frobnicate' (attach, detach or status)"},
+             {"status --cgroup /x extra", "unexpected argument 'extra'"},
+             {"detach --cgroup /x --force-root", "option '--force-root' applies to attach only"},
+             {"status", "status needs --cgroup PATH"},
+         }) {
+        auto r = run_tool(args);
+        EXPECT_EQ(r.exit, 2) << args;
+        EXPECT_EQ(r.err, "connectx-guard: " + message + "\nTry 'connectx-guard --help'.\n") << args;
+    }
+}
+
+TEST_F(Guard, ToolVersionAndHelp) {
+    auto r = run_tool("--version");
+    EXPECT_EQ(r.exit, 0);
+    EXPECT_EQ(r.out, "connectx-guard " + std::to_string(CONNECTX_VERSION_MAJOR) + "." +
+                         std::to_string(CONNECTX_VERSION_MINOR) + "." +
+                         std::to_string(CONNECTX_VERSION_PATCH) + "\n");
+    r = run_tool("--help");
+    EXPECT_EQ(r.exit, 0);
+    for (const char* opt : {"--cgroup", "--pin", "--no-mount", "--force-root", "--json", "--pretty",
+                            "--help", "--version"})
+        EXPECT_NE(r.out.find(opt), std::string::npos) << opt;
 }
 #endif
 

@@ -1,26 +1,35 @@
 // stress_test.cpp - the connectx-stress binary end to end: for small ranges every technique's
-// count and errno are exact, the JSON document keeps its schema, bad options fail with status 2.
+// count and errno are exact, the JSON document keeps its schema, the cost per connect is reported
+// by occupancy band, the CSV and the SVG plot are well-formed, the table opens with its header and
+// closes with a legend and notes, the progress line shows rate, elapsed time and ETA on a
+// terminal, bad options fail with status 2.
+#include <connectx/connectx.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pty.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <connectx/connectx.h>
 #if __has_include(<connectx/guard.h>)
 #include <connectx/guard.h>
 #define STRESS_TEST_HAVE_GUARD_API 1
 #endif
 
+#include <nlohmann/json.hpp>
+
+#include "support/cli_run.hpp"
 #include "support/netns.hpp"
+#include "support/xml_check.hpp"
 
 #ifndef CONNECTX_STRESS_BIN
 #error "CONNECTX_STRESS_BIN (path of the connectx-stress binary) must be defined by CMake"
@@ -30,213 +39,53 @@ namespace {
 
 // ---- running the binary ----------------------------------------------------------------------
 
-struct run_output {
-    int status = -1;  // exit status, or -1 when killed or not run
-    std::string out;
-    std::string err;
-};
+using json = nlohmann::json;
 
-run_output run_stress(const std::vector<std::string>& args) {
-    run_output r;
-    int out[2], err[2];
-    if (::pipe2(out, O_CLOEXEC) < 0 || ::pipe2(err, O_CLOEXEC) < 0) return r;
-    pid_t pid = ::fork();
-    if (pid == 0) {
-        ::dup2(out[1], 1);
-        ::dup2(err[1], 2);
-        std::vector<char*> argv;
-        std::string bin = CONNECTX_STRESS_BIN;
-        argv.push_back(bin.data());
-        std::vector<std::string> copy = args;
-        for (auto& a : copy) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        ::execv(bin.c_str(), argv.data());
-        ::_exit(127);
-    }
-    ::close(out[1]);
-    ::close(err[1]);
-    pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-    std::string* sinks[2] = {&r.out, &r.err};
-    int open = 2;
-    while (open > 0 && ::poll(fds, 2, -1) >= 0) {
-        for (int i = 0; i < 2; ++i) {
-            if (fds[i].fd < 0 || !fds[i].revents) continue;
-            char buf[4096];
-            ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
-            if (n > 0) {
-                sinks[i]->append(buf, size_t(n));
-            } else {
-                ::close(fds[i].fd);
-                fds[i].fd = -1;
-                --open;
-            }
-        }
-    }
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return r;
+// A scale run takes seconds, not minutes; the tool's own --timeout bounds each technique.
+constexpr int kRunLimitS = 600;
+
+cxtest::cli_result run_stress(const std::vector<std::string>& args) {
+    return cxtest::run_program(CONNECTX_STRESS_BIN, args, "", kRunLimitS);
 }
 
-// ---- a small JSON reader (enough for the document the tool prints) -----------------------------
-
-struct json {
-    enum kind_t { null_v, bool_v, number_v, string_v, array_v, object_v } kind = null_v;
-    bool b = false;
-    double n = 0;
-    std::string s;
-    std::vector<json> items;
-    std::vector<std::pair<std::string, json>> members;  // in document order
-
-    bool has(std::string_view key) const {
-        for (const auto& m : members)
-            if (m.first == key) return true;
-        return false;
-    }
-    const json& operator[](std::string_view key) const {
-        static const json missing;
-        for (const auto& m : members)
-            if (m.first == key) return m.second;
-        ADD_FAILURE() << "JSON member missing: " << key;
-        return missing;
-    }
-    std::set<std::string> keys() const {
-        std::set<std::string> k;
-        for (const auto& m : members) k.insert(m.first);
-        return k;
-    }
-    uint64_t u() const { return uint64_t(n); }
-};
-
-class json_reader {
-public:
-    explicit json_reader(std::string_view text) : t_(text) {}
-    bool parse(json& out) {
-        out = value();
-        skip();
-        return ok_ && i_ == t_.size();
-    }
-
-private:
-    void skip() {
-        while (i_ < t_.size() && std::strchr(" \t\r\n", t_[i_])) ++i_;
-    }
-    bool eat(char c) {
-        skip();
-        if (i_ < t_.size() && t_[i_] == c) {
-            ++i_;
-            return true;
-        }
-        return false;
-    }
-    bool word(std::string_view w) {
-        if (t_.substr(i_, w.size()) != w) return ok_ = false;
-        i_ += w.size();
-        return true;
-    }
-    std::string string() {
-        std::string s;
-        if (!eat('"')) {
-            ok_ = false;
-            return s;
-        }
-        while (i_ < t_.size() && t_[i_] != '"') {
-            char c = t_[i_++];
-            if (c == '\\' && i_ < t_.size()) {
-                char e = t_[i_++];
-                if (e == 'u') {  // only control characters are escaped this way
-                    s += char(std::stoi(std::string(t_.substr(i_, 4)), nullptr, 16));
-                    i_ += 4;
-                } else {
-                    s += e == 'n' ? '\n' : e;
-                }
-            } else {
-                s += c;
-            }
-        }
-        if (i_ >= t_.size()) ok_ = false;
-        ++i_;
-        return s;
-    }
-    json value() {
-        json v;
-        skip();
-        if (i_ >= t_.size()) {
-            ok_ = false;
-            return v;
-        }
-        char c = t_[i_];
-        if (c == '{') {
-            v.kind = json::object_v;
-            ++i_;
-            if (eat('}')) return v;
-            do {
-                std::string k = string();
-                if (!eat(':')) ok_ = false;
-                v.members.emplace_back(k, value());
-            } while (ok_ && eat(','));
-            if (!eat('}')) ok_ = false;
-        } else if (c == '[') {
-            v.kind = json::array_v;
-            ++i_;
-            if (eat(']')) return v;
-            do v.items.push_back(value());
-            while (ok_ && eat(','));
-            if (!eat(']')) ok_ = false;
-        } else if (c == '"') {
-            v.kind = json::string_v;
-            v.s = string();
-        } else if (c == 't' || c == 'f') {
-            v.kind = json::bool_v;
-            v.b = c == 't';
-            word(v.b ? "true" : "false");
-        } else if (c == 'n') {
-            word("null");
-        } else {
-            v.kind = json::number_v;
-            size_t used = 0;
-            try {
-                v.n = std::stod(std::string(t_.substr(i_, 32)), &used);
-            } catch (...) {
-                ok_ = false;
-            }
-            i_ += used;
-        }
-        return v;
-    }
-
-    std::string_view t_;
-    size_t i_ = 0;
-    bool ok_ = true;
-};
+json parse_json(const std::string& text) {
+    json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
+    EXPECT_FALSE(doc.is_discarded()) << "not JSON:\n" << text;
+    return doc;
+}
 
 // Runs the tool with --json and returns the document (fails the test when it is not valid).
 json run_json(std::vector<std::string> args) {
     args.push_back("--json");
-    run_output r = run_stress(args);
-    EXPECT_EQ(r.status, 0) << "stderr: " << r.err << "\nstdout: " << r.out;
-    json doc;
-    EXPECT_TRUE(json_reader(r.out).parse(doc)) << "not JSON:\n" << r.out;
-    return doc;
+    cxtest::cli_result r = run_stress(args);
+    EXPECT_EQ(r.exit, 0) << "stderr: " << r.err << "\nstdout: " << r.out;
+    return parse_json(r.out);
+}
+
+std::set<std::string> keys(const json& object) {
+    std::set<std::string> k;
+    for (const auto& [key, value] : object.items()) k.insert(key);
+    return k;
 }
 
 // The results, by technique name.
 std::map<std::string, json> by_technique(const json& doc) {
     std::map<std::string, json> m;
-    for (const auto& r : doc["results"].items) m[r["technique"].s] = r;
+    for (const auto& r : doc["results"]) m[r["technique"].get<std::string>()] = r;
     return m;
 }
 
 // A row that reached its ceiling: `established` connections, then `errno_name`.
 void expect_ceiling(const json& row, uint64_t established, const char* errno_name, bool shared) {
-    SCOPED_TRACE(row["technique"].s);
-    EXPECT_EQ(row["status"].s, "failure");
-    EXPECT_EQ(row["established"].u(), established);
-    EXPECT_EQ(row["errno_name"].s, errno_name);
-    EXPECT_EQ(row["diag_established"].u(), established) << "SOCK_DIAG saw another count";
-    EXPECT_EQ(row["duplicate_tuples"].u(), 0u);
-    EXPECT_EQ(row["shared_local_pairs"].b, shared);
-    EXPECT_EQ(row["diag_errno"].n, 0);
+    SCOPED_TRACE(row["technique"].get<std::string>());
+    EXPECT_EQ(row["status"].get<std::string>(), "failure");
+    EXPECT_EQ(row["established"].get<uint64_t>(), established);
+    EXPECT_EQ(row["errno_name"].get<std::string>(), errno_name);
+    EXPECT_EQ(row["diag_established"].get<uint64_t>(), established)
+        << "SOCK_DIAG saw another count";
+    EXPECT_EQ(row["duplicate_tuples"].get<uint64_t>(), 0u);
+    EXPECT_EQ(row["shared_local_pairs"].get<bool>(), shared);
+    EXPECT_EQ(row["diag_errno"].get<double>(), 0);
 }
 
 bool guard_available() {
@@ -256,11 +105,13 @@ TEST(StressTool, TcpCeilingsAreExactForEveryTechnique) {
     ASSERT_EQ(rows.size(), 5u);
     expect_ceiling(rows["tcp-connect"], 256, "EADDRNOTAVAIL", true);
     expect_ceiling(rows["tcp-bind"], 64, "EADDRINUSE", false);
-    EXPECT_EQ(rows["tcp-bind"]["local_pairs"].u(), 64u) << "one port locked per connection";
+    EXPECT_EQ(rows["tcp-bind"]["local_pairs"].get<uint64_t>(), 64u)
+        << "one port locked per connection";
     expect_ceiling(rows["tcp-no-port"], 256, "EADDRNOTAVAIL", true);
     expect_ceiling(rows["tcp-reuseaddr"], 256, "EADDRNOTAVAIL", true);
     expect_ceiling(rows["tcp-connectx"], 256, "EADDRNOTAVAIL", true);
-    EXPECT_EQ(rows["tcp-connectx"]["local_pairs"].u(), 64u) << "every port serves 4 destinations";
+    EXPECT_EQ(rows["tcp-connectx"]["local_pairs"].get<uint64_t>(), 64u)
+        << "every port serves 4 destinations";
 }
 
 TEST(StressTool, UdpPlainConnectStopsAtTheRangeWithEagain) {
@@ -276,13 +127,13 @@ TEST(StressTool, UdpReuseaddrConnectOvercommitsIntoDuplicateTuples) {
     // stops SO_REUSEADDR + connect(), so by the pigeonhole principle two sockets share a tuple.
     json doc = run_json({"--ports", "64", "-d", "4", "-t", "udp-reuseaddr"});
     json row = by_technique(doc)["udp-reuseaddr"];
-    EXPECT_EQ(row["status"].s, "limit");
-    EXPECT_EQ(row["established"].u(), 257u);
-    EXPECT_EQ(row["limit"].u(), 257u);
-    EXPECT_EQ(row["errno"].n, 0);
-    EXPECT_EQ(row["errno_name"].kind, json::null_v);
-    EXPECT_GE(row["duplicate_tuples"].u(), 1u);
-    EXPECT_EQ(row["diag_established"].u(), 257u);
+    EXPECT_EQ(row["status"].get<std::string>(), "limit");
+    EXPECT_EQ(row["established"].get<uint64_t>(), 257u);
+    EXPECT_EQ(row["limit"].get<uint64_t>(), 257u);
+    EXPECT_EQ(row["errno"].get<double>(), 0);
+    EXPECT_EQ(row["errno_name"].is_null(), true);
+    EXPECT_GE(row["duplicate_tuples"].get<uint64_t>(), 1u);
+    EXPECT_EQ(row["diag_established"].get<uint64_t>(), 257u);
 }
 
 TEST(StressTool, UdpConnectxReachesRangeTimesDestinationsThenEagain) {
@@ -293,18 +144,18 @@ TEST(StressTool, UdpConnectxReachesRangeTimesDestinationsThenEagain) {
 
 TEST(StressTool, GuardedRowMatchesTheBuild) {
     CXTEST_REQUIRE_NETNS();
-    run_output r = run_stress({"--ports", "16", "-d", "2", "-t", "udp-connectx-guard", "--json"});
-    json doc;
-    ASSERT_TRUE(json_reader(r.out).parse(doc)) << r.out << r.err;
+    cxtest::cli_result r =
+        run_stress({"--ports", "16", "-d", "2", "-t", "udp-connectx-guard", "--json"});
+    json doc = parse_json(r.out);
     json row = by_technique(doc)["udp-connectx-guard"];
     if (!guard_available()) {
-        EXPECT_EQ(r.status, 0);
-        EXPECT_EQ(row["status"].s, "not-built");
-        EXPECT_EQ(row["established"].u(), 0u);
-        EXPECT_NE(row["message"].s, "");
+        EXPECT_EQ(r.exit, 0);
+        EXPECT_EQ(row["status"].get<std::string>(), "not-built");
+        EXPECT_EQ(row["established"].get<uint64_t>(), 0u);
+        EXPECT_NE(row["message"].get<std::string>(), "");
         return;
     }
-    ASSERT_EQ(r.status, 0) << row["message"].s;
+    ASSERT_EQ(r.exit, 0) << row["message"].get<std::string>();
     expect_ceiling(row, 32, "EAGAIN", true);
 }
 
@@ -312,7 +163,7 @@ TEST(StressTool, SequentialFillReachesTheSameCeilings) {
     CXTEST_REQUIRE_NETNS();
     json doc = run_json({"--fill", "sequential", "--ports", "32", "-d", "3", "-t",
                          "tcp-bind,tcp-reuseaddr,tcp-connectx,udp-connect,udp-connectx"});
-    EXPECT_EQ(doc["fill"].s, "sequential");
+    EXPECT_EQ(doc["fill"].get<std::string>(), "sequential");
     auto rows = by_technique(doc);
     expect_ceiling(rows["tcp-bind"], 32, "EADDRINUSE", false);
     expect_ceiling(rows["tcp-reuseaddr"], 96, "EADDRNOTAVAIL", true);
@@ -326,18 +177,19 @@ TEST(StressTool, CountStopsEachTechniqueEarly) {
     json doc = run_json({"--count", "10", "-t", "tcp-bind,udp-connect"});
     for (const auto& [name, row] : by_technique(doc)) {
         SCOPED_TRACE(name);
-        EXPECT_EQ(row["status"].s, "limit");
-        EXPECT_EQ(row["established"].u(), 10u);
-        EXPECT_EQ(row["errno_name"].kind, json::null_v);
-        EXPECT_EQ(row["diag_established"].u(), 10u);
+        EXPECT_EQ(row["status"].get<std::string>(), "limit");
+        EXPECT_EQ(row["established"].get<uint64_t>(), 10u);
+        EXPECT_EQ(row["errno_name"].is_null(), true);
+        EXPECT_EQ(row["diag_established"].get<uint64_t>(), 10u);
     }
 }
 
 TEST(StressTool, Ipv6CeilingsAreExact) {
     CXTEST_REQUIRE_NETNS();
-    json doc = run_json({"-6", "--ports", "40000-40015", "-d", "3", "-t", "tcp-bind,tcp-connectx,udp-connect"});
-    EXPECT_EQ(doc["family"].s, "ipv6");
-    EXPECT_EQ(doc["source"].s, "2001:db8::1");
+    json doc = run_json(
+        {"-6", "--ports", "40000-40015", "-d", "3", "-t", "tcp-bind,tcp-connectx,udp-connect"});
+    EXPECT_EQ(doc["family"].get<std::string>(), "ipv6");
+    EXPECT_EQ(doc["source"].get<std::string>(), "2001:db8::1");
     auto rows = by_technique(doc);
     expect_ceiling(rows["tcp-bind"], 16, "EADDRINUSE", false);
     expect_ceiling(rows["tcp-connectx"], 48, "EADDRNOTAVAIL", true);
@@ -351,52 +203,64 @@ TEST(StressTool, SocketsSpreadOverWorkersPastTheFileLimit) {
     json doc = run_json({"--ports", "12000", "-d", "2", "-t", "tcp-reuseaddr"});
     json row = by_technique(doc)["tcp-reuseaddr"];
     expect_ceiling(row, 24000, "EADDRNOTAVAIL", true);
-    EXPECT_GE(row["holders"].u(), 2u);
+    EXPECT_GE(row["holders"].get<uint64_t>(), 2u);
 }
 
 TEST(StressTool, JsonSchemaIsStable) {
     CXTEST_REQUIRE_NETNS();
     json doc = run_json({"--ports", "8", "-d", "2", "-t", "tcp-connect"});
-    EXPECT_EQ(doc["schema"].s, "connectx-stress/1");
-    EXPECT_EQ(doc.keys(), (std::set<std::string>{"schema", "version", "kernel", "mode", "family",
-                                                 "source", "destinations", "fill", "server_port",
-                                                 "port_range", "capacity", "timeout_s",
-                                                 "results"}));
-    EXPECT_EQ(doc["mode"].s, "compare");
-    EXPECT_EQ(doc["fill"].s, "round-robin");
-    EXPECT_EQ(doc["family"].s, "ipv4");
-    EXPECT_EQ(doc["source"].s, "127.0.0.1");
-    EXPECT_EQ(doc["destinations"].u(), 2u);
-    EXPECT_EQ(doc["server_port"].u(), 80u);
-    EXPECT_EQ(doc["port_range"]["lo"].u(), 32768u);
-    EXPECT_EQ(doc["port_range"]["hi"].u(), 32775u);
-    EXPECT_EQ(doc["port_range"]["size"].u(), 8u);
-    EXPECT_EQ(doc["capacity"].u(), 16u);
-    ASSERT_EQ(doc["results"].items.size(), 1u);
-    const json& row = doc["results"].items[0];
-    EXPECT_EQ(row.keys(),
-              (std::set<std::string>{"technique", "protocol", "description", "status",
-                                     "established", "limit", "errno", "errno_name",
-                                     "shared_local_pairs", "local_pairs", "duplicate_tuples",
-                                     "diag_established", "diag_errno", "holders", "open_seconds",
-                                     "wall_seconds", "connects_per_second", "slab_delta_bytes",
-                                     "kernel_bytes_per_connection", "message"}));
-    EXPECT_EQ(row["protocol"].s, "tcp");
-    EXPECT_EQ(row["description"].s, "connect(dst)");
-    EXPECT_EQ(row["limit"].u(), 17u);
-    EXPECT_EQ(row["errno"].n, EADDRNOTAVAIL);
-    EXPECT_EQ(row["holders"].u(), 1u);
-    EXPECT_GT(row["open_seconds"].n, 0);
-    EXPECT_GE(row["wall_seconds"].n, row["open_seconds"].n);
-    EXPECT_GT(row["connects_per_second"].n, 0);
+    EXPECT_EQ(doc["schema"].get<std::string>(), "connectx-stress/1");
+    EXPECT_EQ(keys(doc), (std::set<std::string>{"schema", "version", "kernel", "mode", "family",
+                                                "source", "destinations", "fill", "server_port",
+                                                "port_range", "capacity", "timeout_s", "results"}));
+    EXPECT_EQ(doc["mode"].get<std::string>(), "compare");
+    EXPECT_EQ(doc["fill"].get<std::string>(), "round-robin");
+    EXPECT_EQ(doc["family"].get<std::string>(), "ipv4");
+    EXPECT_EQ(doc["source"].get<std::string>(), "127.0.0.1");
+    EXPECT_EQ(doc["destinations"].get<uint64_t>(), 2u);
+    EXPECT_EQ(doc["server_port"].get<uint64_t>(), 80u);
+    EXPECT_EQ(doc["port_range"]["lo"].get<uint64_t>(), 32768u);
+    EXPECT_EQ(doc["port_range"]["hi"].get<uint64_t>(), 32775u);
+    EXPECT_EQ(doc["port_range"]["size"].get<uint64_t>(), 8u);
+    EXPECT_EQ(doc["capacity"].get<uint64_t>(), 16u);
+    ASSERT_EQ(doc["results"].size(), 1u);
+    const json& row = doc["results"][0];
+    EXPECT_EQ(keys(row), (std::set<std::string>{"technique",
+                                                "protocol",
+                                                "description",
+                                                "status",
+                                                "established",
+                                                "limit",
+                                                "errno",
+                                                "errno_name",
+                                                "shared_local_pairs",
+                                                "local_pairs",
+                                                "duplicate_tuples",
+                                                "diag_established",
+                                                "diag_errno",
+                                                "holders",
+                                                "open_seconds",
+                                                "wall_seconds",
+                                                "connects_per_second",
+                                                "slab_delta_bytes",
+                                                "kernel_bytes_per_connection",
+                                                "cost_us_by_occupancy",
+                                                "message"}));
+    EXPECT_EQ(row["protocol"].get<std::string>(), "tcp");
+    EXPECT_EQ(row["description"].get<std::string>(), "connect(dst)");
+    EXPECT_EQ(row["limit"].get<uint64_t>(), 17u);
+    EXPECT_EQ(row["errno"].get<double>(), EADDRNOTAVAIL);
+    EXPECT_EQ(row["holders"].get<uint64_t>(), 1u);
+    EXPECT_GT(row["open_seconds"].get<double>(), 0);
+    EXPECT_GE(row["wall_seconds"].get<double>(), row["open_seconds"].get<double>());
+    EXPECT_GT(row["connects_per_second"].get<double>(), 0);
 }
 
 TEST(StressTool, DefaultRunPrintsTheTableOfEveryTechnique) {
     CXTEST_REQUIRE_NETNS();
-    run_output r = run_stress({});
-    EXPECT_EQ(r.status, 0) << r.err;
-    EXPECT_NE(r.out.find("64 local ports (32768-32831) x 4 destinations = 256"),
-              std::string::npos)
+    cxtest::cli_result r = run_stress({});
+    EXPECT_EQ(r.exit, 0) << r.err;
+    EXPECT_NE(r.out.find("64 local ports (32768-32831) x 4 destinations = 256"), std::string::npos)
         << r.out;
     for (const char* want :
          {"established", "errno at exhaustion", "src 2-tuple shared", "duplicate 4-tuples",
@@ -422,22 +286,174 @@ TEST(StressTool, BadOptionsExitWithStatusTwo) {
                                           {"--bogus"},
                                           {"extra"},
                                           {"--ports"}}) {
-        run_output r = run_stress(args);
-        EXPECT_EQ(r.status, 2) << args[0];
+        cxtest::cli_result r = run_stress(args);
+        EXPECT_EQ(r.exit, 2) << args[0];
         EXPECT_NE(r.err.find("connectx-stress: "), std::string::npos) << r.err;
         EXPECT_EQ(r.out, "");
     }
 }
 
 TEST(StressTool, HelpAndVersion) {
-    run_output h = run_stress({"--help"});
-    EXPECT_EQ(h.status, 0);
+    cxtest::cli_result h = run_stress({"--help"});
+    EXPECT_EQ(h.exit, 0);
     EXPECT_NE(h.out.find("--scale"), std::string::npos);
-    run_output v = run_stress({"--version"});
-    EXPECT_EQ(v.status, 0);
+    cxtest::cli_result v = run_stress({"--version"});
+    EXPECT_EQ(v.exit, 0);
     EXPECT_EQ(v.out, "connectx-stress " + std::to_string(CONNECTX_VERSION_MAJOR) + "." +
                          std::to_string(CONNECTX_VERSION_MINOR) + "." +
                          std::to_string(CONNECTX_VERSION_PATCH) + "\n");
+}
+
+// ---- what the tool shows people -------------------------------------------------------------
+
+TEST(StressTool, CostPerConnectIsReportedForEveryOccupancyBandReached) {
+    CXTEST_REQUIRE_NETNS();
+    json doc = run_json({"--ports", "64", "-d", "4", "-t", "tcp-bind,udp-connectx"});
+    auto rows = by_technique(doc);
+    const json& full = rows["udp-connectx"]["cost_us_by_occupancy"];
+    EXPECT_EQ(keys(full), (std::set<std::string>{"0-10", "10-50", "50-90", "99-100"}));
+    for (const auto& [band, us] : full.items()) {
+        ASSERT_TRUE(us.is_number()) << band << ": " << full;
+        EXPECT_GT(us.get<double>(), 0) << band;
+    }
+    // bind(src, 0) stops at the range, a quarter of the 4-tuples: nothing past 25 %.
+    const json& quarter = rows["tcp-bind"]["cost_us_by_occupancy"];
+    EXPECT_GT(quarter["0-10"].get<double>(), 0) << quarter;
+    EXPECT_TRUE(quarter["50-90"].is_null()) << quarter;
+    EXPECT_TRUE(quarter["99-100"].is_null()) << quarter;
+}
+
+// Splits one CSV line (RFC 4180 quoting).
+std::vector<std::string> csv_fields(const std::string& line) {
+    std::vector<std::string> f(1);
+    bool quoted = false;
+    for (size_t i = 0; i < line.size(); ++i) {
+        char c = line[i];
+        if (quoted && c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+            f.back() += '"';
+            ++i;
+        } else if (c == '"') {
+            quoted = !quoted;
+        } else if (c == ',' && !quoted) {
+            f.emplace_back();
+        } else {
+            f.back() += c;
+        }
+    }
+    return f;
+}
+
+TEST(StressTool, CsvHasAHeaderAndOneRowPerTechnique) {
+    CXTEST_REQUIRE_NETNS();
+    cxtest::cli_result r =
+        run_stress({"--csv", "-p", "16", "-d", "2", "-t", "udp-connect,udp-connectx"});
+    ASSERT_EQ(r.exit, 0) << r.err;
+    std::vector<std::vector<std::string>> rows;
+    std::istringstream in(r.out);
+    for (std::string line; std::getline(in, line);) rows.push_back(csv_fields(line));
+    ASSERT_EQ(rows.size(), 3u) << r.out;
+    EXPECT_EQ(rows[0], (std::vector<std::string>{
+                           "technique", "protocol", "description", "status", "errno_name",
+                           "established", "limit", "capacity", "shared_local_pairs",
+                           "duplicate_tuples", "open_seconds", "connects_per_second",
+                           "cost_us_0_10", "cost_us_10_50", "cost_us_50_90", "cost_us_99_100"}));
+    for (const auto& row : rows) ASSERT_EQ(row.size(), rows[0].size()) << r.out;
+    EXPECT_EQ(rows[1][0], "udp-connect");
+    EXPECT_EQ(rows[1][5], "16");
+    EXPECT_EQ(rows[1][4], "EAGAIN");
+    EXPECT_EQ(rows[1][15], "") << "plain connect() never reaches 99 %";
+    EXPECT_EQ(rows[2][0], "udp-connectx");
+    EXPECT_EQ(rows[2][2], "connectx(src, dst)") << "a description with a comma is quoted";
+    EXPECT_EQ(rows[2][5], "32");
+    EXPECT_EQ(rows[2][7], "32");
+    EXPECT_EQ(rows[2][9], "0");
+    EXPECT_GT(std::stod(rows[2][15]), 0);
+}
+
+TEST(StressTool, PlotIsWellFormedSvgWithTwoLinesPerTechnique) {
+    CXTEST_REQUIRE_NETNS();
+    char path[] = "/tmp/connectx-stress-plot.XXXXXX";
+    int fd = ::mkstemp(path);
+    ASSERT_GE(fd, 0) << strerror(errno);
+    ::close(fd);
+    cxtest::cli_result r = run_stress(
+        {"--plot", path, "-p", "32", "-d", "3", "-t", "tcp-bind,udp-reuseaddr,udp-connectx"});
+    EXPECT_EQ(r.exit, 0) << r.err;
+    std::ifstream in(path);
+    std::stringstream svg;
+    svg << in.rdbuf();
+    ::unlink(path);
+    cxtest::xml_summary x = cxtest::check_xml(svg.str());
+    ASSERT_EQ(x.error, "") << svg.str();
+    EXPECT_EQ(x.root, "svg");
+    EXPECT_EQ(x.elements["polyline"], 6) << "time and cost curves of three techniques";
+    for (const char* t : {"tcp-bind", "udp-reuseaddr", "udp-connectx"})
+        EXPECT_NE(svg.str().find(std::string("data-technique=\"") + t + "\""), std::string::npos)
+            << t;
+    EXPECT_NE(svg.str().find("cost per connect against occupancy"), std::string::npos);
+    EXPECT_NE(svg.str().find("connections established against time"), std::string::npos);
+}
+
+TEST(StressTool, PlotToAPathThatCannotBeWrittenFailsNamingIt) {
+    CXTEST_REQUIRE_NETNS();
+    cxtest::cli_result r =
+        run_stress({"--plot", "/nonexistent/x.svg", "-p", "8", "-d", "1", "-t", "udp-connect"});
+    EXPECT_EQ(r.exit, 1);
+    EXPECT_EQ(r.err, "connectx-stress: --plot /nonexistent/x.svg: No such file or directory\n");
+}
+
+TEST(StressTool, TableOpensWithTheHeaderAndEndsWithLegendAndNotes) {
+    CXTEST_REQUIRE_NETNS();
+    cxtest::cli_result r = run_stress({"-p", "16", "-d", "2", "-t", "tcp-bind,udp-reuseaddr"});
+    ASSERT_EQ(r.exit, 0) << r.err;
+    EXPECT_EQ(r.out.rfind("connectx-stress: source 127.0.0.1, 16 local ports (32768-32783) x 2 "
+                          "destinations = 32 distinct 4-tuples; round-robin fill; kernel ",
+                          0),
+              0u)
+        << r.out;
+    for (const char* want :
+         {"cost per connect (mean, microseconds) by occupancy of the 32 4-tuples:",
+          "0-10 %  10-50 %  50-90 %  99-100 %", "legend:", "none (limit)",
+          "notes:", "tcp-bind: stopped at the port range (16)",
+          "udp-reuseaddr: none (limit): all 33 attempts succeeded, one more than the 32",
+          "differs from run to run"})
+        EXPECT_NE(r.out.find(want), std::string::npos) << want << " missing in\n" << r.out;
+}
+
+// On a terminal, the progress line says which technique, how far, how fast, for how long and
+// how long at most to go.
+TEST(StressTool, ProgressLineOnATerminalShowsRateElapsedAndEta) {
+    CXTEST_REQUIRE_NETNS();
+    int master = -1;
+    pid_t pid = ::forkpty(&master, nullptr, nullptr, nullptr);
+    ASSERT_GE(pid, 0) << strerror(errno);
+    if (pid == 0) {
+        // 32,000 connects: long enough (> 0.5 s) for the line to be drawn.
+        ::execl(CONNECTX_STRESS_BIN, CONNECTX_STRESS_BIN, "-p", "16000", "-d", "2", "-t",
+                "udp-connectx", nullptr);
+        ::_exit(127);
+    }
+    std::string out;
+    char buf[4096];
+    for (int waited_ms = 0; waited_ms < kRunLimitS * 1000;) {
+        pollfd p{master, POLLIN, 0};
+        int n = ::poll(&p, 1, 100);
+        if (n == 0) {
+            waited_ms += 100;
+            continue;
+        }
+        ssize_t got = ::read(master, buf, sizeof buf);
+        if (got <= 0) break;  // EIO: the child is gone
+        out.append(buf, size_t(got));
+    }
+    ::close(master);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
+    EXPECT_NE(out.find("[1/1] udp-connectx ["), std::string::npos) << out;
+    EXPECT_NE(out.find("/s  elapsed 0:"), std::string::npos) << out;
+    EXPECT_NE(out.find("  ETA "), std::string::npos) << out;
+    EXPECT_LT(out.find("connectx-stress: source"), out.find("[1/1]")) << "the header comes first";
 }
 
 }  // namespace

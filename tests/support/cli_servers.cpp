@@ -2,8 +2,11 @@
 // poll loop per server thread, stopped through a pipe and joined by the destructor.
 #include "cli_servers.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <libmnl/libmnl.h>
+#include <linux/rtnetlink.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -14,6 +17,7 @@
 #include <map>
 
 #include "netns.hpp"
+#include "tools/common/rtnl.hpp"
 
 namespace cxtest {
 namespace {
@@ -222,6 +226,24 @@ void echo_server::loop() {
         }
     }
     for (int c : conns) ::close(c);
+}
+
+int add_ipv4_route_of_type(const char* ip, int prefix_len, unsigned char type) {
+    in_addr dst{};
+    if (::inet_pton(AF_INET, ip, &dst) != 1) return EINVAL;
+    char buf[1024];
+    nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+    nlh->nlmsg_type = RTM_NEWROUTE;
+    nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+    auto* rt = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));
+    rt->rtm_family = AF_INET;
+    rt->rtm_dst_len = uint8_t(prefix_len);
+    rt->rtm_table = RT_TABLE_MAIN;
+    rt->rtm_protocol = RTPROT_STATIC;
+    rt->rtm_scope = RT_SCOPE_UNIVERSE;
+    rt->rtm_type = type;
+    mnl_attr_put(nlh, RTA_DST, sizeof dst, &dst);
+    return cxcommon::rtnl_transact(nlh);
 }
 
 }  // namespace cxtest

@@ -1,6 +1,8 @@
 // cli_servers.hpp - real servers for the connectx(1) tests, each on its own thread in the
 // caller's network namespace: an HTTP/1.1 keep-alive server with a few behaviours chosen by path,
 // and a TCP or UDP echo. They listen on the addresses given (port 0: any) and report the port.
+// Also the one route kind the CLI tests need that tests/support/rtnl does not add: a typed route
+// (blackhole, prohibit).
 #pragma once
 
 #include <atomic>
@@ -69,5 +71,9 @@ private:
     std::atomic<int> datagrams_{0};
     std::thread thread_;
 };
+
+// Adds a route of `type` (RTN_BLACKHOLE, RTN_UNREACHABLE, RTN_PROHIBIT) to the IPv4 prefix
+// ip/len in the caller's network namespace. Returns 0 or the kernel's errno.
+int add_ipv4_route_of_type(const char* ip, int prefix_len, unsigned char type);
 
 }  // namespace cxtest

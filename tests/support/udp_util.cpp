@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <set>
 
 namespace cxtest {
 
@@ -115,12 +116,14 @@ std::vector<udp_sock> dump_udp_sockets() {
 }
 
 std::vector<std::string> duplicate_tuples(const std::vector<udp_sock>& socks) {
-    std::map<std::string, int> n;
+    // Distinct sockets (cookies) per tuple: a dump taken while sockets connect elsewhere may
+    // meet one socket twice, as it moves between hash chains.
+    std::map<std::string, std::set<uint64_t>> n;
     for (const auto& s : socks)
-        if (s.connected) ++n[s.local + "->" + s.remote];
+        if (s.connected) n[s.local + "->" + s.remote].insert(s.cookie);
     std::vector<std::string> dup;
     for (auto& [k, v] : n)
-        if (v > 1) dup.push_back(k + " x" + std::to_string(v));
+        if (v.size() > 1) dup.push_back(k + " x" + std::to_string(v.size()));
     return dup;
 }
 

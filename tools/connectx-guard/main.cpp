@@ -1,15 +1,22 @@
 // connectx-guard(8): attach|detach|status of the BPF guard on a cgroup v2 directory. Attach
 // without --pin holds the guard in the foreground until SIGINT/SIGTERM/SIGHUP (run it under
-// the service manager); with --pin it pins the links in bpffs and returns.
+// the service manager), or until someone else detaches it; with --pin it pins the links in
+// bpffs and returns. Every error names the one object that failed.
+#include <connectx/connectx.h>
 #include <connectx/guard.h>
-#include <getopt.h>
-#include <signal.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <string>
 
+#include "hold.hpp"
+#include "options.hpp"
+#include "output.hpp"
+#include "preflight.hpp"
+
+namespace cxguard {
 namespace {
 
 // Exit statuses (connectx-guard(8), EXIT STATUS).
@@ -18,140 +25,40 @@ constexpr int kExitError = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitNotAttached = 3;  // status: the guard is not (fully) attached
 
-constexpr const char* kUsage =
-    "usage: connectx-guard attach --cgroup PATH [--pin DIR] [--no-mount] [--force-root] [--json]\n"
-    "       connectx-guard detach --cgroup PATH [--pin DIR] [--json]\n"
-    "       connectx-guard status --cgroup PATH [--pin DIR] [--json]\n"
-    "\n"
-    "Makes the kernel refuse (EPERM) a UDP connect() onto a 4-tuple another connected socket\n"
-    "holds, for every process in a cgroup v2 directory. See connectx-guard(8).\n"
-    "\n"
-    "  --cgroup PATH  the cgroup v2 directory (e.g. /sys/fs/cgroup/system.slice/x.service)\n"
-    "  --pin DIR      pin the guard in this bpffs directory so it outlives this command;\n"
-    "                 without it, attach holds the guard until SIGINT/SIGTERM/SIGHUP\n"
-    "  --no-mount     do not mount bpffs on DIR when it is not one\n"
-    "  --force-root   allow the root cgroup (every process of the host)\n"
-    "  --json         one JSON object on stdout\n";
+constexpr uint32_t kBoth = CONNECTX_GUARD_CONNECT4 | CONNECTX_GUARD_CONNECT6;
 
-struct args {
-    enum { none, attach, detach, status } command = none;
-    const char* cgroup = nullptr;
-    const char* pin = nullptr;
-    bool no_mount = false;
-    bool force_root = false;
-    bool json = false;
+struct context {
+    const args& a;
+    const output& out;
+    cgroup_facts cg;
 };
 
-int usage_error(const char* what) {
-    std::fprintf(stderr, "connectx-guard: %s\n%s", what, kUsage);
-    return kExitUsage;
+int fail(const context& c, const std::string& message) {
+    c.out.error(message);
+    return kExitError;
 }
 
-// Parses argv into `a`; returns -1 to go on, else the exit status. Options may come before or
-// after the command.
-int parse(int argc, char** argv, args& a) {
-    enum { kCgroup = 1, kPin, kNoMount, kForceRoot, kJson };
-    static const option longopts[] = {
-        {"cgroup", required_argument, nullptr, kCgroup},
-        {"pin", required_argument, nullptr, kPin},
-        {"no-mount", no_argument, nullptr, kNoMount},
-        {"force-root", no_argument, nullptr, kForceRoot},
-        {"json", no_argument, nullptr, kJson},
-        {"help", no_argument, nullptr, 'h'},
-        {nullptr, 0, nullptr, 0},
-    };
-    opterr = 0;
-    // "+": stop at the command word, then resume after it.
-    auto options = [&]() -> int {
-        for (int c; (c = getopt_long(argc, argv, "+h", longopts, nullptr)) != -1;) {
-            switch (c) {
-                case kCgroup:
-                    a.cgroup = optarg;
-                    break;
-                case kPin:
-                    a.pin = optarg;
-                    break;
-                case kNoMount:
-                    a.no_mount = true;
-                    break;
-                case kForceRoot:
-                    a.force_root = true;
-                    break;
-                case kJson:
-                    a.json = true;
-                    break;
-                case 'h':
-                    std::fputs(kUsage, stdout);
-                    return kExitOk;
-                default:
-                    return usage_error("unknown option or missing argument");
-            }
-        }
-        return -1;
-    };
-    if (int rc = options(); rc >= 0) return rc;
-    if (optind >= argc) return usage_error("missing command");
-    std::string cmd = argv[optind++];
-    if (int rc = options(); rc >= 0) return rc;
-    if (optind < argc) return usage_error("unexpected argument");
-    if (cmd == "attach")
-        a.command = args::attach;
-    else if (cmd == "detach")
-        a.command = args::detach;
-    else if (cmd == "status")
-        a.command = args::status;
-    else
-        return usage_error("unknown command (attach, detach or status)");
-    if (!a.cgroup || !*a.cgroup) return usage_error("--cgroup PATH is required");
-    if (a.command != args::attach && (a.no_mount || a.force_root))
-        return usage_error("--no-mount and --force-root apply to attach only");
-    return -1;
-}
-
-// A JSON string literal (the path may hold any byte but NUL).
-std::string json_string(const char* s) {
-    std::string out = "\"";
-    for (const char* p = s; *p; ++p) {
-        unsigned char ch = static_cast<unsigned char>(*p);
-        if (ch == '"' || ch == '\\') {
-            out += '\\';
-            out += static_cast<char>(ch);
-        } else if (ch < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", ch);
-            out += buf;
-        } else {
-            out += static_cast<char>(ch);
-        }
-    }
-    return out + "\"";
-}
-
-// The operator's message for a failed call: errno text plus what it means here.
-int fail(const args& a, const char* verb) {
+// The library's error, after the checks of preflight.cpp have passed: what is left is the
+// privilege, a stale pin, a library without the guard, or the kernel refusing the programs.
+int library_error(const context& c, const char* doing) {
     int e = errno;
-    const char* hint = "";
+    std::string where = std::string(doing) + " cgroup " + c.a.cgroup;
     switch (e) {
         case ENOTSUP:
-            hint = " (libconnectx was built without the BPF guard)";
-            break;
-        case EMEDIUMTYPE:
-            hint = " (--cgroup must be a cgroup v2 directory; --pin a bpffs directory)";
-            break;
-        case EPERM:
-            hint = a.command == args::attach
-                       ? " (the root cgroup needs --force-root; else run as root / with CAP_BPF "
-                         "and CAP_NET_ADMIN)"
-                       : " (needs root / CAP_BPF and CAP_SYS_ADMIN)";
-            break;
+            return fail(c,
+                        "this libconnectx was built without the BPF guard "
+                        "(CONNECTX_BUILD_BPF=OFF): nothing to " +
+                            std::string(to_string(c.a.cmd)));
         case EEXIST:
-            hint = " (a stale pin: run detach with the same --pin first)";
-            break;
+            return fail(c, std::string("pin ") + c.a.pin + "/" + pin_name(c.cg.id, "connect4") +
+                               " or -connect6: a stale pin, not the guard attached to " +
+                               c.a.cgroup + " (run detach with the same --pin first)");
+        case EPERM:
+            return fail(c, where + ": " + std::strerror(e) +
+                               " (needs root, or CAP_BPF with CAP_NET_ADMIN and CAP_SYS_ADMIN)");
         default:
-            break;
+            return fail(c, where + ": " + std::strerror(e));
     }
-    std::fprintf(stderr, "connectx-guard: %s %s: %s%s\n", verb, a.cgroup, std::strerror(e), hint);
-    return kExitError;
 }
 
 connectx_guard_opts make_opts(const args& a) {
@@ -163,113 +70,192 @@ connectx_guard_opts make_opts(const args& a) {
     return o;
 }
 
-// `result` is a token for --json; `text` the words for people.
-void report(const args& a, const char* verb, const char* result, const char* text) {
-    if (a.json)
-        std::printf("{\"command\":\"%s\",\"cgroup\":%s,\"result\":\"%s\",\"pin\":%s}\n", verb,
-                    json_string(a.cgroup).c_str(), result,
-                    a.pin ? json_string(a.pin).c_str() : "null");
-    else
-        std::printf("%s: %s\n", a.cgroup, text);
-    std::fflush(stdout);  // before holding: a supervisor may be waiting for this line
+json event(const args& a, const char* result) {
+    return json{{"command", to_string(a.cmd)},
+                {"cgroup", a.cgroup},
+                {"result", result},
+                {"pin", a.pin ? json(a.pin) : json(nullptr)}};
 }
 
-// Blocks until SIGINT, SIGTERM or SIGHUP; the caller then releases the guard.
-void hold_until_signal() {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    sigprocmask(SIG_BLOCK, &set, nullptr);
-    int sig = 0;
-    while (sigwait(&set, &sig) != 0) {
+void say(const context& c, const char* result, const std::string& text) {
+    c.out.result(event(c.a, result), std::string(c.a.cgroup) + ": " + text);
+}
+
+const char* signal_name(int sig) {
+    const char* n = sigabbrev_np(sig);
+    static thread_local char buf[16];
+    std::snprintf(buf, sizeof buf, "SIG%s", n ? n : "?");
+    return buf;
+}
+
+// Holds the guard this process attached (handle `g`) until a signal or a detach by another.
+int hold_foreground(const context& c, connectx_guard* g) {
+    connectx_guard_info s{};
+    s.size = sizeof s;
+    if (connectx_guard_status(c.a.cgroup, nullptr, &s) < 0) {
+        int e = errno;
+        connectx_guard_close(g);
+        errno = e;
+        return library_error(c, "read the guard just attached to");
     }
+    say(c, "attached", "attached; holding it until SIGINT, SIGTERM or SIGHUP");
+    hold_outcome h = hold(c.a.cgroup, s.prog_id4, s.prog_id6);
+    connectx_guard_close(g);  // the unpinned links detach here (or are already defunct)
+    switch (h.end) {
+        case hold_end::signal: {
+            json doc = event(c.a, "released");
+            doc["signal"] = signal_name(h.signal);
+            c.out.result(doc, std::string(c.a.cgroup) + ": " + signal_name(h.signal) +
+                                  " received: detached the guard and exiting");
+            return kExitOk;
+        }
+        case hold_end::detached_by_other:
+            return fail(c, std::string("cgroup ") + c.a.cgroup +
+                               ": the guard this process held was detached by another process "
+                               "(connectx-guard detach, bpftool); exiting");
+        case hold_end::status_failed:
+            return fail(c, std::string("cgroup ") + c.a.cgroup + ": " + std::strerror(h.error) +
+                               " while holding the guard (was the cgroup removed?); exiting");
+    }
+    return kExitError;
 }
 
-int do_attach(const args& a) {
+int do_attach(context& c) {
+    const args& a = c.a;
+    if (c.cg.root && !a.force_root)
+        return fail(c, std::string("cgroup ") + a.cgroup +
+                           ": the root cgroup (every process of the host): add --force-root "
+                           "to attach there");
+    bool created = false;
+    if (a.pin)
+        if (std::string m = prepare_pin_dir(a.pin, !a.no_mount, created); !m.empty())
+            return fail(c, m);
     connectx_guard_opts o = make_opts(a);
     connectx_guard* g = nullptr;
+    if (!a.pin) block_hold_signals();  // from now on a signal waits for hold()
     int rc = connectx_guard_attach(a.cgroup, &o, a.pin ? nullptr : &g);
-    if (rc < 0) return fail(a, "attach");
+    if (rc < 0) {
+        int e = errno;
+        if (created) ::rmdir(a.pin);  // fails, harmlessly, when bpffs was mounted on it
+        errno = e;
+        return library_error(c, "attach the guard to");
+    }
     if (rc == 0) {
-        report(
-            a, "attach", "already-attached",
+        say(c, "already-attached",
             a.pin ? "already attached" : "already attached (by another holder; nothing to hold)");
         return kExitOk;
     }
     if (a.pin) {
-        report(a, "attach", "attached", "attached and pinned");
+        say(c, "attached", std::string("attached and pinned in ") + a.pin);
         return kExitOk;
     }
-    report(a, "attach", "attached", "attached; holding it until SIGINT, SIGTERM or SIGHUP");
-    hold_until_signal();
-    connectx_guard_close(g);  // the unpinned links detach here
-    return kExitOk;
+    return hold_foreground(c, g);
 }
 
-int do_detach(const args& a) {
+// Detach with a --pin that holds none of this cgroup's pins would cut the guard's links and
+// leave the real pins (in another directory) holding defunct links: refuse, touch nothing.
+int do_detach(const context& c) {
+    const args& a = c.a;
     connectx_guard_opts o = make_opts(a);
+    if (a.pin) {
+        connectx_guard_info s{};
+        s.size = sizeof s;
+        if (connectx_guard_status(a.cgroup, &o, &s) < 0)
+            return library_error(c, "read the guard on");
+        if (!s.pinned) {
+            std::string none = std::string("pin directory ") + a.pin +
+                               ": holds no pin of the guard on " + a.cgroup + " (" +
+                               pin_name(c.cg.id, "connect4") + ", -connect6)";
+            if (!s.attached)
+                return fail(c, none + ", which is not attached either: nothing to detach");
+            return fail(c, none + "; nothing detached: give the --pin used at attach, or no --pin");
+        }
+    }
     int rc = connectx_guard_detach(a.cgroup, &o);
-    if (rc < 0) return fail(a, "detach");
-    report(a, "detach", rc == 1 ? "detached" : "not-attached",
-           rc == 1 ? "detached" : "was not attached");
+    if (rc < 0) return library_error(c, "detach the guard from");
+    say(c, rc == 1 ? "detached" : "not-attached",
+        rc == 1 ? (a.pin ? "detached, pins removed" : "detached") : "was not attached");
     return kExitOk;
 }
 
-int do_status(const args& a) {
+json program_json(const connectx_guard_info& s, const args& a, uint32_t bit, uint32_t id) {
+    return json{{"attached", (s.attached & bit) != 0},
+                {"prog_id", id},
+                {"pinned", a.pin ? json((s.pinned & bit) != 0) : json(nullptr)}};
+}
+
+std::string program_text(const connectx_guard_info& s, const args& a, uint32_t bit, uint32_t id) {
+    std::string t = (s.attached & bit) ? "true" : "false";
+    if (id) t += " (prog id " + std::to_string(id) + ")";
+    if (a.pin) t += (s.pinned & bit) ? " pinned" : " not pinned";
+    return t;
+}
+
+int do_status(const context& c) {
+    const args& a = c.a;
     connectx_guard_opts o = make_opts(a);
     connectx_guard_info s{};
     s.size = sizeof s;
-    if (connectx_guard_status(a.cgroup, &o, &s) < 0) return fail(a, "status");
-    const uint32_t both = CONNECTX_GUARD_CONNECT4 | CONNECTX_GUARD_CONNECT6;
-    auto yes = [](uint32_t bits, uint32_t bit) { return (bits & bit) ? "true" : "false"; };
-    // Whether a link is pinned is known only for the --pin directory asked about.
-    auto pinned = [&](uint32_t bit) { return a.pin ? yes(s.pinned, bit) : "null"; };
-    if (a.json) {
-        std::printf(
-            "{\"cgroup\":%s,\"attached\":%s,"
-            "\"connect4\":{\"attached\":%s,\"prog_id\":%u,\"pinned\":%s},"
-            "\"connect6\":{\"attached\":%s,\"prog_id\":%u,\"pinned\":%s},"
-            "\"checked\":%llu,\"refused\":%llu,\"skipped\":%llu}\n",
-            json_string(a.cgroup).c_str(), s.attached == both ? "true" : "false",
-            yes(s.attached, CONNECTX_GUARD_CONNECT4), s.prog_id4, pinned(CONNECTX_GUARD_CONNECT4),
-            yes(s.attached, CONNECTX_GUARD_CONNECT6), s.prog_id6, pinned(CONNECTX_GUARD_CONNECT6),
-            static_cast<unsigned long long>(s.checked), static_cast<unsigned long long>(s.refused),
-            static_cast<unsigned long long>(s.skipped));
-    } else {
-        std::printf("cgroup:   %s\n", a.cgroup);
-        std::printf("attached: %s\n", s.attached == both ? "yes" : s.attached ? "partly" : "no");
-        std::printf("connect4: %s", yes(s.attached, CONNECTX_GUARD_CONNECT4));
-        if (s.prog_id4) std::printf(" (prog id %u)", s.prog_id4);
-        std::printf("%s\n",
-                    a.pin ? (s.pinned & CONNECTX_GUARD_CONNECT4 ? " pinned" : " not pinned") : "");
-        std::printf("connect6: %s", yes(s.attached, CONNECTX_GUARD_CONNECT6));
-        if (s.prog_id6) std::printf(" (prog id %u)", s.prog_id6);
-        std::printf("%s\n",
-                    a.pin ? (s.pinned & CONNECTX_GUARD_CONNECT6 ? " pinned" : " not pinned") : "");
-        std::printf("checked:  %llu\nrefused:  %llu\nskipped:  %llu\n",
-                    static_cast<unsigned long long>(s.checked),
-                    static_cast<unsigned long long>(s.refused),
-                    static_cast<unsigned long long>(s.skipped));
-    }
-    return s.attached == both ? kExitOk : kExitNotAttached;
+    if (connectx_guard_status(a.cgroup, &o, &s) < 0) return library_error(c, "read the guard on");
+    json doc = {{"cgroup", a.cgroup},
+                {"attached", s.attached == kBoth},
+                {"connect4", program_json(s, a, CONNECTX_GUARD_CONNECT4, s.prog_id4)},
+                {"connect6", program_json(s, a, CONNECTX_GUARD_CONNECT6, s.prog_id6)},
+                {"checked", s.checked},
+                {"refused", s.refused},
+                {"skipped", s.skipped}};
+    std::string text = std::string("cgroup:   ") + a.cgroup + "\n" + "attached: " +
+                       (s.attached == kBoth ? "yes"
+                        : s.attached        ? "partly"
+                                            : "no") +
+                       "\nconnect4: " + program_text(s, a, CONNECTX_GUARD_CONNECT4, s.prog_id4) +
+                       "\nconnect6: " + program_text(s, a, CONNECTX_GUARD_CONNECT6, s.prog_id6) +
+                       "\nchecked:  " + std::to_string(s.checked) +
+                       "\nrefused:  " + std::to_string(s.refused) +
+                       "\nskipped:  " + std::to_string(s.skipped) + "\n";
+    c.out.result(doc, text);
+    return s.attached == kBoth ? kExitOk : kExitNotAttached;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-    args a;
-    if (int rc = parse(argc, argv, a); rc >= 0) return rc;
-    switch (a.command) {
-        case args::attach:
-            return do_attach(a);
-        case args::detach:
-            return do_detach(a);
-        case args::status:
-            return do_status(a);
-        case args::none:
+int run(const args& a, const output& out) {
+    context c{a, out, {}};
+    if (std::string m = check_cgroup(a.cgroup, c.cg); !m.empty()) return fail(c, m);
+    if (a.pin && a.cmd != command::attach)
+        if (std::string m = check_pin_dir(a.pin); !m.empty()) return fail(c, m);
+    switch (a.cmd) {
+        case command::attach:
+            return do_attach(c);
+        case command::detach:
+            return do_detach(c);
+        case command::status:
+            return do_status(c);
+        case command::none:
             break;
     }
     return kExitUsage;
+}
+
+}  // namespace
+}  // namespace cxguard
+
+int main(int argc, char** argv) {
+    cxguard::args a;
+    std::string error;
+    cxguard::parse_outcome o = cxguard::parse_args(argc, argv, a, error);
+    cxguard::output out(a);
+    switch (o) {
+        case cxguard::parse_outcome::help:
+            std::fputs(cxguard::usage_text(), stdout);
+            return cxguard::kExitOk;
+        case cxguard::parse_outcome::version:
+            std::printf("connectx-guard %d.%d.%d\n", CONNECTX_VERSION_MAJOR, CONNECTX_VERSION_MINOR,
+                        CONNECTX_VERSION_PATCH);
+            return cxguard::kExitOk;
+        case cxguard::parse_outcome::error:
+            out.error(error + (a.json ? "" : "\nTry 'connectx-guard --help'."));
+            return cxguard::kExitUsage;
+        case cxguard::parse_outcome::run:
+            break;
+    }
+    return cxguard::run(a, out);
 }

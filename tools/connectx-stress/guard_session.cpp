@@ -17,7 +17,9 @@
 namespace cxstress {
 namespace {
 
-std::string leftover_name(pid_t pid) { return "connectx-stress." + std::to_string(pid); }
+std::string leftover_name(pid_t pid) {
+    return "connectx-stress." + std::to_string(pid);
+}
 
 }  // namespace
 

@@ -11,7 +11,7 @@
 namespace cxstress {
 namespace {
 
-constexpr uint16_t kDefaultLo = 32768;          // the kernel's default range starts here
+constexpr uint16_t kDefaultLo = 32768;  // the kernel's default range starts here
 constexpr uint32_t kDefaultPorts = 64;
 constexpr uint32_t kKernelDefaultPorts = 28232;  // 32768-60999
 constexpr uint16_t kMinPort = 1024;              // below: privileged ports and the servers
@@ -25,7 +25,7 @@ constexpr uint64_t kScaleUdpCount = 1000000;
 constexpr uint64_t kScaleTcpCount = 250000;
 constexpr int kScaleTimeout = 900;
 
-enum long_only : int { opt_timeout = 256, opt_no_progress, opt_fill };
+enum long_only : int { opt_timeout = 256, opt_no_progress, opt_fill, opt_plot, opt_csv };
 
 const option kLongOptions[] = {
     {"ports", required_argument, nullptr, 'p'},
@@ -38,6 +38,8 @@ const option kLongOptions[] = {
     {"timeout", required_argument, nullptr, opt_timeout},
     {"fill", required_argument, nullptr, opt_fill},
     {"no-progress", no_argument, nullptr, opt_no_progress},
+    {"plot", required_argument, nullptr, opt_plot},
+    {"csv", no_argument, nullptr, opt_csv},
     {"help", no_argument, nullptr, 'h'},
     {"version", no_argument, nullptr, 'V'},
     {nullptr, 0, nullptr, 0},
@@ -117,12 +119,15 @@ const char* usage_text() noexcept {
            "  -t, --techniques LIST    comma list of techniques, or tcp, udp, all (default all):\n"
            "                           tcp-connect tcp-bind tcp-no-port tcp-reuseaddr\n"
            "                           tcp-connectx udp-connect udp-reuseaddr udp-connectx\n"
-           "                           udp-connectx-guard\n"
+           "                           udp-connectx-guard udp-dropin\n"
            "  -n, --count N            stop each technique after N connections (default: at the\n"
            "                           first failure, or one past ports x destinations)\n"
            "  -6, --ipv6               IPv6 (2001:db8::1 to 2001:db8::1:N) instead of IPv4\n"
            "                           (127.0.0.1 to 127.0.1.N)\n"
            "  -j, --json               machine-readable output (schema connectx-stress/1)\n"
+           "      --csv                one CSV row per technique instead of the table\n"
+           "      --plot FILE.svg      also draw connections against time and cost per\n"
+           "                           connect against occupancy, one line per technique\n"
            "  -s, --scale              scale mode: udp-connectx to 1,000,000 and tcp-connectx\n"
            "                           to 250,000 connections, ports 32768-60999, 40\n"
            "                           destinations, sequential fill, with rate, memory and\n"
@@ -131,7 +136,7 @@ const char* usage_text() noexcept {
            "                           k mod N) or sequential (one destination after the other)\n"
            "      --timeout S          seconds each technique may spend opening connections\n"
            "                           (default 60; 900 in scale mode)\n"
-           "      --no-progress        no progress bar\n"
+           "      --no-progress        no progress line (shown only on a terminal anyway)\n"
            "  -h, --help               this text\n"
            "  -V, --version            the version\n"
            "\n"
@@ -175,9 +180,15 @@ parse_outcome parse_options(int argc, char** argv, config& cfg, std::string& err
                 count_given = true;
                 break;
             }
-            case '6': cfg.family = AF_INET6; break;
-            case 'j': cfg.json = true; break;
-            case 's': cfg.scale = true; break;
+            case '6':
+                cfg.family = AF_INET6;
+                break;
+            case 'j':
+                cfg.json = true;
+                break;
+            case 's':
+                cfg.scale = true;
+                break;
             case opt_timeout:
                 if (!parse_number(std::string_view(optarg), cfg.timeout_s) || cfg.timeout_s < 1 ||
                     cfg.timeout_s > 86400) {
@@ -186,7 +197,19 @@ parse_outcome parse_options(int argc, char** argv, config& cfg, std::string& err
                 }
                 timeout_given = true;
                 break;
-            case opt_no_progress: cfg.progress = false; break;
+            case opt_no_progress:
+                cfg.progress = false;
+                break;
+            case opt_csv:
+                cfg.csv = true;
+                break;
+            case opt_plot:
+                if (!*optarg) {
+                    error = "--plot: want a file name";
+                    return parse_outcome::error;
+                }
+                cfg.plot = optarg;
+                break;
             case opt_fill:
                 if (std::string_view(optarg) == "round-robin") {
                     cfg.fill = fill_order::round_robin;
@@ -198,8 +221,10 @@ parse_outcome parse_options(int argc, char** argv, config& cfg, std::string& err
                 }
                 fill_given = true;
                 break;
-            case 'h': return parse_outcome::help;
-            case 'V': return parse_outcome::version;
+            case 'h':
+                return parse_outcome::help;
+            case 'V':
+                return parse_outcome::version;
             case ':':
                 error = std::string("option ") + argv[optind - 1] + " needs a value";
                 return parse_outcome::error;
@@ -225,6 +250,10 @@ parse_outcome parse_options(int argc, char** argv, config& cfg, std::string& err
         }
         if (!timeout_given) cfg.timeout_s = kScaleTimeout;
         if (!fill_given) cfg.fill = fill_order::sequential;
+    }
+    if (cfg.csv && cfg.json) {
+        error = "--csv and --json: choose one";
+        return parse_outcome::error;
     }
     if (tech_given && techniques.empty()) {
         error = "--techniques: empty list";

@@ -1,76 +1,18 @@
-// report.cpp - the table, the JSON document and the progress bar.
+// report.cpp - the header, the tables, the legend and the notes for people.
 #include "report.hpp"
-
-#include <sys/utsname.h>
 
 #include <algorithm>
 #include <cstring>
 #include <string>
 
-#include <connectx/connectx.h>
-
+#include "format.hpp"
 #include "netns.hpp"
 
 namespace cxstress {
 namespace {
 
-constexpr int kBarWidth = 30;
-
-std::string kernel_release() {
-    utsname u{};
-    return ::uname(&u) == 0 ? u.release : "unknown";
-}
-
-// 1234567 -> "1,234,567"
-std::string grouped(uint64_t n) {
-    std::string s = std::to_string(n);
-    for (int i = int(s.size()) - 3; i > 0; i -= 3) s.insert(size_t(i), ",");
-    return s;
-}
-
-std::string fixed(double v, int decimals) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-    return buf;
-}
-
-double per_second(const scenario_result& r) {
-    return r.open_seconds > 0 ? double(r.established) / r.open_seconds : 0;
-}
-
-double bytes_per_connection(const scenario_result& r) {
-    return r.established ? double(r.slab_delta_bytes) / double(r.established) : 0;
-}
-
-bool has_counts(const scenario_result& r) {
-    return r.stop != stop_reason::not_built && r.stop != stop_reason::setup_failed;
-}
-
-// The "errno at exhaustion" cell.
-std::string outcome_cell(const scenario_result& r) {
-    char buf[16];
-    switch (r.stop) {
-        case stop_reason::failure: return errno_name(r.error, buf);
-        case stop_reason::limit: return "none (limit)";
-        case stop_reason::timeout: return "none (timeout)";
-        case stop_reason::setup_failed: return "setup failed";
-        case stop_reason::not_built: return "not built";
-        case stop_reason::crashed: return "crashed";
-    }
-    return "?";
-}
-
-std::string shared_cell(const scenario_result& r) {
-    if (!has_counts(r)) return "-";
-    if (r.shared_local_pairs < 0) return "unknown";
-    return r.shared_local_pairs ? "yes" : "no";
-}
-
-std::string duplicates_cell(const scenario_result& r) {
-    if (!has_counts(r)) return "-";
-    if (r.duplicate_tuples < 0) return "unknown";
-    return grouped(uint64_t(r.duplicate_tuples));
-}
+// Notes wrap here: readable on an 80-column terminal with room to spare.
+constexpr size_t kNoteWidth = 96;
 
 struct column {
     const char* title;
@@ -99,36 +41,20 @@ void print_columns(std::FILE* out, const std::vector<column>& cols) {
     }
 }
 
-void json_string(std::FILE* out, const char* s) {
-    std::fputc('"', out);
-    for (; *s; ++s) {
-        auto c = static_cast<unsigned char>(*s);
-        if (c == '"' || c == '\\')
-            std::fprintf(out, "\\%c", c);
-        else if (c < 0x20)
-            std::fprintf(out, "\\u%04x", c);
-        else
-            std::fputc(c, out);
-    }
-    std::fputc('"', out);
+std::string shared_cell(const scenario_result& r) {
+    if (!has_counts(r)) return "-";
+    if (r.shared_local_pairs < 0) return "unknown";
+    return r.shared_local_pairs ? "yes" : "no";
 }
 
-}  // namespace
-
-const char* errno_name(int e, char (&buf)[16]) noexcept {
-    if (const char* name = ::strerrorname_np(e)) return name;
-    std::snprintf(buf, sizeof buf, "E%d", e);
-    return buf;
+std::string duplicates_cell(const scenario_result& r) {
+    if (!has_counts(r)) return "-";
+    if (r.duplicate_tuples < 0) return "unknown";
+    return grouped(uint64_t(r.duplicate_tuples));
 }
 
-void print_table(std::FILE* out, const config& cfg, const std::vector<scenario_result>& results) {
-    std::fprintf(out,
-                 "connectx-stress: source %s, %u local ports (%u-%u) x %d destinations = %s "
-                 "distinct 4-tuples; %s fill; kernel %s\n\n",
-                 source_address(cfg.family).ip_string().c_str(), cfg.range_size(), cfg.port_lo,
-                 cfg.port_hi, cfg.destinations, grouped(cfg.capacity()).c_str(),
-                 cfg.fill == fill_order::round_robin ? "round-robin" : "sequential",
-                 kernel_release().c_str());
+void print_main_table(std::FILE* out, const config& cfg,
+                      const std::vector<scenario_result>& results) {
     std::vector<column> cols = {
         {"proto", false, {}},
         {"technique", false, {}},
@@ -146,14 +72,14 @@ void print_table(std::FILE* out, const config& cfg, const std::vector<scenario_r
     }
     for (const auto& r : results) {
         const technique_info& t = info(r.technique);
+        bool c = has_counts(r);
         cols[0].cells.push_back(t.protocol == proto::tcp ? "tcp" : "udp");
         cols[1].cells.push_back(t.description);
-        cols[2].cells.push_back(has_counts(r) ? grouped(r.established) : "-");
+        cols[2].cells.push_back(c ? grouped(r.established) : "-");
         cols[3].cells.push_back(outcome_cell(r));
         cols[4].cells.push_back(shared_cell(r));
         cols[5].cells.push_back(duplicates_cell(r));
         if (cfg.scale) {
-            bool c = has_counts(r);
             cols[6].cells.push_back(c ? grouped(uint64_t(per_second(r))) : "-");
             cols[7].cells.push_back(c ? fixed(bytes_per_connection(r), 0) : "-");
             cols[8].cells.push_back(c ? fixed(r.open_seconds, 1) : "-");
@@ -162,99 +88,123 @@ void print_table(std::FILE* out, const config& cfg, const std::vector<scenario_r
         }
     }
     print_columns(out, cols);
+}
 
-    // What the table cannot say in a cell.
+void print_band_table(std::FILE* out, const config& cfg,
+                      const std::vector<scenario_result>& results) {
+    std::fprintf(out, "\ncost per connect (mean, microseconds) by occupancy of the %s 4-tuples:\n",
+                 grouped(cfg.capacity()).c_str());
+    std::vector<column> cols = {{"technique", false, {}}};
+    for (const auto& b : occupancy_bands()) cols.push_back({b.label, true, {}});
+    for (const auto& r : results) {
+        cols[0].cells.push_back(info(r.technique).name);
+        size_t i = 1;
+        for (const auto& b : occupancy_bands())
+            cols[i++].cells.push_back(cost_cell(mean_cost_us(r.times, b.lo_bin, b.hi_bin)));
+    }
+    print_columns(out, cols);
+}
+
+void print_legend(std::FILE* out, const config& cfg) {
+    std::string cap = grouped(cfg.capacity());
+    std::fprintf(
+        out,
+        "\nlegend:\n"
+        "  established          connections open at once when the technique stopped; at most\n"
+        "                       the %s distinct 4-tuples, and one attempt more is made\n"
+        "  errno at exhaustion  the error of the first connect that failed; \"none (limit)\":\n"
+        "                       every attempt succeeded; \"none (timeout)\": --timeout ran out\n"
+        "  src 2-tuple shared   yes: one local (IP, port) carried connections to several\n"
+        "                       destinations (what lifts the ceiling above the port range)\n"
+        "  duplicate 4-tuples   sockets holding a 4-tuple another socket holds too (SOCK_DIAG\n"
+        "                       dump while all are open): only the newest receives traffic\n"
+        "  cost per connect     one successful connect as the technique makes it (socket,\n"
+        "                       options, bind, connect), by how full the %s 4-tuples were;\n"
+        "                       \"-\": no connect in that band\n",
+        cap.c_str(), cap.c_str());
+}
+
+// The note for a row, or "" when its cells say everything.
+std::string note_for(const config& cfg, const scenario_result& r) {
+    if (r.message[0]) return r.message;
+    std::string note;
+    auto add = [&note](const std::string& s) { note += (note.empty() ? "" : "; ") + s; };
+    if (has_counts(r) && r.duplicate_tuples < 0 && r.diag_error)
+        add(std::string("SOCK_DIAG dump failed: ") + std::strerror(r.diag_error));
+    uint64_t attempts_past = cfg.capacity() + 1;
+    if (r.stop == stop_reason::timeout)
+        add("none (timeout): still succeeding when --timeout (" + std::to_string(cfg.timeout_s) +
+            " s) ran out, after " + grouped(r.established) + " of " + grouped(r.limit) +
+            " attempts at " + grouped(uint64_t(per_second(r))) +
+            "/s; its ceiling was not reached (raise --timeout, or fewer ports or destinations)");
+    if (r.stop == stop_reason::limit && r.limit == attempts_past)
+        add("none (limit): all " + grouped(r.limit) + " attempts succeeded, one more than the " +
+            grouped(cfg.capacity()) +
+            " distinct 4-tuples: a technique that keeps 4-tuples unique fails the last one; "
+            "this one gave a socket a 4-tuple another already held");
+    else if (r.stop == stop_reason::limit)
+        add("none (limit): stopped after --count " + grouped(r.limit) + " connections, as asked");
+    if (r.stop == stop_reason::failure && r.established == cfg.range_size() &&
+        cfg.capacity() > cfg.range_size())
+        add("stopped at the port range (" + grouped(cfg.range_size()) +
+            "): each connection took a local port for itself, whatever its destination");
+    if (r.duplicate_tuples > 0)
+        add(grouped(uint64_t(r.duplicate_tuples)) +
+            " sockets share their 4-tuple with another: the older ones starve without an error. "
+            "The count differs from run to run: the kernel's UDP autobind starts its port search "
+            "at a random port, so which ports collide is chance");
+    return note;
+}
+
+// Prints `text` after `lead`, wrapped at kNoteWidth columns, continuation lines indented by 4.
+void print_wrapped(std::FILE* out, const std::string& lead, const std::string& text) {
+    std::string line = lead;
+    size_t at = 0;
+    while (at < text.size()) {
+        size_t end = text.find(' ', at);
+        if (end == std::string::npos) end = text.size();
+        std::string word = text.substr(at, end - at);
+        if (line.size() + 1 + word.size() > kNoteWidth &&
+            line.find_first_not_of(' ') != std::string::npos) {
+            std::fprintf(out, "%s\n", line.c_str());
+            line = "    ";
+        } else if (!line.empty() && line.back() != ' ') {
+            line += ' ';
+        }
+        line += word;
+        at = end + 1;
+    }
+    std::fprintf(out, "%s\n", line.c_str());
+}
+
+void print_notes(std::FILE* out, const config& cfg, const std::vector<scenario_result>& results) {
     bool first = true;
     for (const auto& r : results) {
-        std::string note;
-        if (r.message[0]) note = r.message;
-        else if (has_counts(r) && r.duplicate_tuples < 0 && r.diag_error)
-            note = std::string("SOCK_DIAG dump failed: ") + std::strerror(r.diag_error);
-        else if (r.duplicate_tuples > 0)
-            note = grouped(uint64_t(r.duplicate_tuples)) +
-                   " sockets share their 4-tuple with another: only the newest on a 4-tuple "
-                   "receives its traffic";
+        std::string note = note_for(cfg, r);
         if (note.empty()) continue;
-        std::fprintf(out, "%s%s: %s\n", first ? "\n" : "", info(r.technique).name, note.c_str());
+        if (first) std::fprintf(out, "\nnotes:\n");
+        print_wrapped(out, std::string("  ") + info(r.technique).name + ": ", note);
         first = false;
     }
 }
 
-void print_json(std::FILE* out, const config& cfg, const std::vector<scenario_result>& results) {
-    std::fprintf(out, "{\n  \"schema\": \"connectx-stress/1\",\n");
-    std::fprintf(out, "  \"version\": \"%d.%d.%d\",\n", CONNECTX_VERSION_MAJOR,
-                 CONNECTX_VERSION_MINOR, CONNECTX_VERSION_PATCH);
-    std::fprintf(out, "  \"kernel\": ");
-    json_string(out, kernel_release().c_str());
-    std::fprintf(out, ",\n  \"mode\": \"%s\",\n", cfg.scale ? "scale" : "compare");
-    std::fprintf(out, "  \"family\": \"%s\",\n", cfg.family == AF_INET ? "ipv4" : "ipv6");
-    std::fprintf(out, "  \"source\": \"%s\",\n", source_address(cfg.family).ip_string().c_str());
-    std::fprintf(out, "  \"destinations\": %d,\n", cfg.destinations);
-    std::fprintf(out, "  \"fill\": \"%s\",\n",
-                 cfg.fill == fill_order::round_robin ? "round-robin" : "sequential");
-    std::fprintf(out, "  \"server_port\": %u,\n", kServerPort);
-    std::fprintf(out, "  \"port_range\": {\"lo\": %u, \"hi\": %u, \"size\": %u},\n", cfg.port_lo,
-                 cfg.port_hi, cfg.range_size());
-    std::fprintf(out, "  \"capacity\": %llu,\n", static_cast<unsigned long long>(cfg.capacity()));
-    std::fprintf(out, "  \"timeout_s\": %d,\n", cfg.timeout_s);
-    std::fprintf(out, "  \"results\": [");
-    for (size_t i = 0; i < results.size(); ++i) {
-        const scenario_result& r = results[i];
-        const technique_info& t = info(r.technique);
-        char buf[16];
-        std::fprintf(out, "%s\n    {\"technique\": \"%s\", \"protocol\": \"%s\", ", i ? "," : "",
-                     t.name, t.protocol == proto::tcp ? "tcp" : "udp");
-        std::fprintf(out, "\"description\": ");
-        json_string(out, t.description);
-        std::fprintf(out, ",\n     \"status\": \"%s\", \"established\": %llu, \"limit\": %llu, ",
-                     to_string(r.stop), static_cast<unsigned long long>(r.established),
-                     static_cast<unsigned long long>(r.limit));
-        if (r.error)
-            std::fprintf(out, "\"errno\": %d, \"errno_name\": \"%s\",\n", r.error,
-                         errno_name(r.error, buf));
-        else
-            std::fprintf(out, "\"errno\": 0, \"errno_name\": null,\n");
-        if (r.shared_local_pairs < 0)
-            std::fprintf(out, "     \"shared_local_pairs\": null, \"local_pairs\": null, "
-                              "\"duplicate_tuples\": null, \"diag_established\": null, ");
-        else
-            std::fprintf(out,
-                         "     \"shared_local_pairs\": %s, \"local_pairs\": %lld, "
-                         "\"duplicate_tuples\": %lld, \"diag_established\": %lld, ",
-                         r.shared_local_pairs ? "true" : "false",
-                         static_cast<long long>(r.local_pairs),
-                         static_cast<long long>(r.duplicate_tuples),
-                         static_cast<long long>(r.diag_established));
-        std::fprintf(out, "\"diag_errno\": %d,\n", r.diag_error);
-        std::fprintf(out,
-                     "     \"holders\": %u, \"open_seconds\": %.6f, \"wall_seconds\": %.6f, "
-                     "\"connects_per_second\": %.1f,\n",
-                     r.holders, r.open_seconds, r.wall_seconds, per_second(r));
-        std::fprintf(out,
-                     "     \"slab_delta_bytes\": %lld, \"kernel_bytes_per_connection\": %.1f, "
-                     "\"message\": ",
-                     static_cast<long long>(r.slab_delta_bytes), bytes_per_connection(r));
-        json_string(out, r.message);
-        std::fprintf(out, "}");
-    }
-    std::fprintf(out, "\n  ]\n}\n");
-}
+}  // namespace
 
-void draw_progress(std::FILE* out, const char* label, uint64_t done, uint64_t total) {
-    if (total == 0) return;
-    done = std::min(done, total);
-    int filled = int(double(done) / double(total) * kBarWidth);
-    std::string bar(size_t(filled), '#');
-    bar.resize(kBarWidth, '.');
-    std::fprintf(out, "\r\033[K%-20s [%s] %3d%%  %s / %s", label, bar.c_str(),
-                 int(double(done) * 100 / double(total)), grouped(done).c_str(),
-                 grouped(total).c_str());
+void print_header(std::FILE* out, const config& cfg) {
+    std::fprintf(out,
+                 "connectx-stress: source %s, %u local ports (%u-%u) x %d destinations = %s "
+                 "distinct 4-tuples; %s fill; kernel %s\n\n",
+                 source_address(cfg.family).ip_string().c_str(), cfg.range_size(), cfg.port_lo,
+                 cfg.port_hi, cfg.destinations, grouped(cfg.capacity()).c_str(),
+                 fill_name(cfg.fill), kernel_release().c_str());
     std::fflush(out);
 }
 
-void clear_progress(std::FILE* out) {
-    std::fprintf(out, "\r\033[K");
-    std::fflush(out);
+void print_table(std::FILE* out, const config& cfg, const std::vector<scenario_result>& results) {
+    print_main_table(out, cfg, results);
+    print_band_table(out, cfg, results);
+    print_legend(out, cfg);
+    print_notes(out, cfg, results);
 }
 
 }  // namespace cxstress

@@ -51,6 +51,7 @@ opener open_all(const config& cfg, technique_id t, const endpoints& ep, int rele
     job.technique = t;
     job.ep = &ep;
     job.limit = out.limit;
+    job.capacity = cfg.capacity();
     job.deadline = monotonic_seconds() + cfg.timeout_s;
     job.progress = &progress;
     opener o;
@@ -69,10 +70,17 @@ opener open_all(const config& cfg, technique_id t, const endpoints& ep, int rele
     out.open_seconds = r.seconds;
     out.holders = r.holders;
     out.error = r.error;
+    out.times = r.times;
     switch (r.stop) {
-        case open_stop::failure: out.stop = stop_reason::failure; break;
-        case open_stop::limit: out.stop = stop_reason::limit; break;
-        case open_stop::timeout: out.stop = stop_reason::timeout; break;
+        case open_stop::failure:
+            out.stop = stop_reason::failure;
+            break;
+        case open_stop::limit:
+            out.stop = stop_reason::limit;
+            break;
+        case open_stop::timeout:
+            out.stop = stop_reason::timeout;
+            break;
         case open_stop::holder_failed:
             out.stop = stop_reason::setup_failed;
             set_message(out, "hand sockets over to a holder process", r.error);
@@ -98,7 +106,7 @@ void check_tuples(const config& cfg, proto p, scenario_result& out) {
 }
 
 void run_in_namespace(const config& cfg, technique_id t, std::atomic<uint64_t>& progress,
-                      scenario_result& out) {
+                      std::atomic<scenario_phase>& phase, scenario_result& out) {
     proto p = info(t).protocol;
     std::string how, what;  // how: root or a user namespace; nothing depends on it
     if (int e = enter_private_netns(how)) {
@@ -108,8 +116,8 @@ void run_in_namespace(const config& cfg, technique_id t, std::atomic<uint64_t>& 
     }
     // Every connection waits in its listener's accept queue: the queue must hold a destination's
     // whole share (sequential order may put the range plus the overflow attempts on the last).
-    uint64_t per_dst = std::max<uint64_t>(out.limit / uint64_t(cfg.destinations) + 1,
-                                          cfg.range_size() + 1);
+    uint64_t per_dst =
+        std::max<uint64_t>(out.limit / uint64_t(cfg.destinations) + 1, cfg.range_size() + 1);
     int backlog = int(std::clamp<uint64_t>(per_dst + 16, kMinBacklog, 1u << 30));
     endpoints ep;
     if (int e = set_up_netns(cfg, backlog, ep, what)) {
@@ -145,10 +153,13 @@ void run_in_namespace(const config& cfg, technique_id t, std::atomic<uint64_t>& 
         return;
     }
     int64_t slab_before = slab_bytes();
+    phase.store(scenario_phase::opening);
     opener o = open_all(cfg, t, ep, release[0], release[1], progress, out);
     int64_t slab_after = slab_bytes();
     if (slab_before >= 0 && slab_after >= 0) out.slab_delta_bytes = slab_after - slab_before;
+    phase.store(scenario_phase::checking);
     check_tuples(cfg, p, out);
+    phase.store(scenario_phase::closing);
 
     // Release: the opener reads EOF, ends its holders and exits; the kernel closes the sockets.
     ::close(release[1]);
@@ -161,12 +172,12 @@ void run_in_namespace(const config& cfg, technique_id t, std::atomic<uint64_t>& 
 }  // namespace
 
 void run_scenario(const config& cfg, technique_id t, std::atomic<uint64_t>& progress,
-                  scenario_result& out) {
+                  std::atomic<scenario_phase>& phase, scenario_result& out) {
     double start = monotonic_seconds();
     out = scenario_result{};
     out.technique = t;
     out.limit = cfg.limit(info(t).protocol);
-    run_in_namespace(cfg, t, progress, out);
+    run_in_namespace(cfg, t, progress, phase, out);
     out.wall_seconds = monotonic_seconds() - start;
 }
 

@@ -8,8 +8,9 @@
 namespace cxstress {
 
 // Runs technique `t` in the calling process, which must be a child made for it: the process
-// moves into a new network namespace. Writes the outcome to `out` and `progress` as it goes.
+// moves into a new network namespace. Writes the outcome to `out`, and `progress` and `phase`
+// as it goes.
 void run_scenario(const config& cfg, technique_id t, std::atomic<uint64_t>& progress,
-                  scenario_result& out);
+                  std::atomic<scenario_phase>& phase, scenario_result& out);
 
 }  // namespace cxstress

@@ -65,8 +65,8 @@ int dump_established(int family, int protocol, std::vector<tuple4>& out) {
     nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
     auto seq = unsigned(time(nullptr));
     nlh->nlmsg_seq = seq;
-    auto* r = static_cast<inet_diag_req_v2*>(
-        mnl_nlmsg_put_extra_header(nlh, sizeof(inet_diag_req_v2)));
+    auto* r =
+        static_cast<inet_diag_req_v2*>(mnl_nlmsg_put_extra_header(nlh, sizeof(inet_diag_req_v2)));
     r->sdiag_family = uint8_t(family);
     r->sdiag_protocol = uint8_t(protocol);
     r->idiag_states = 1u << TCP_ESTABLISHED;  // connected UDP sockets are ESTABLISHED too

@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "timing.hpp"
+
 namespace cxstress {
 
 enum class proto : uint8_t { tcp, udp };
@@ -25,8 +27,9 @@ enum class technique_id : uint8_t {
     udp_reuseaddr,
     udp_connectx,
     udp_connectx_guard,
+    udp_dropin,
 };
-inline constexpr int kTechniqueCount = 9;
+inline constexpr int kTechniqueCount = 10;
 
 struct technique_info {
     technique_id id;
@@ -59,10 +62,12 @@ struct config {
     std::vector<technique_id> techniques;
     uint64_t count_tcp = 0;  // stop after this many connections; 0 = until the first failure
     uint64_t count_udp = 0;
-    int timeout_s = 60;      // per technique, for opening connections
+    int timeout_s = 60;  // per technique, for opening connections
     bool json = false;
-    bool progress = true;    // draw a progress bar when stdout is a terminal
-    bool scale = false;      // scale mode: the table also shows rate, memory and time
+    bool csv = false;            // CSV on stdout instead of the table
+    const char* plot = nullptr;  // --plot FILE.svg, or nullptr
+    bool progress = true;        // draw a progress line when stdout is a terminal
+    bool scale = false;          // scale mode: the table also shows rate, memory and time
 
     uint32_t range_size() const noexcept { return uint32_t(port_hi) - port_lo + 1; }
     // Most distinct 4-tuples one source IP can hold toward the destinations.
@@ -99,24 +104,29 @@ const char* to_string(stop_reason r) noexcept;
 struct scenario_result {
     technique_id technique{};
     stop_reason stop = stop_reason::crashed;
-    int error = 0;                   // errno of the failure that stopped the run, 0 if none
-    uint64_t established = 0;        // connections the technique opened
-    uint64_t limit = 0;              // attempts allowed (config::limit)
-    int64_t diag_established = -1;   // client sockets the SOCK_DIAG dump saw; -1 = no dump
-    int64_t duplicate_tuples = -1;   // sockets sharing an ESTABLISHED 4-tuple; -1 = no dump
-    int64_t local_pairs = -1;        // distinct local (IP, port) among clients; -1 = no dump
-    int shared_local_pairs = -1;     // 1 when a local pair served two destinations; -1 = no dump
-    int diag_error = 0;              // errno of a failed dump
-    uint32_t holders = 0;            // processes that held the sockets
-    double open_seconds = 0;         // time spent opening connections
-    double wall_seconds = 0;         // the whole scenario: set up, open, check, tear down
-    int64_t slab_delta_bytes = 0;    // /proc/meminfo Slab after opening minus before
-    char message[192] = {};          // what failed, for setup_failed / crashed
+    int error = 0;                  // errno of the failure that stopped the run, 0 if none
+    uint64_t established = 0;       // connections the technique opened
+    uint64_t limit = 0;             // attempts allowed (config::limit)
+    int64_t diag_established = -1;  // client sockets the SOCK_DIAG dump saw; -1 = no dump
+    int64_t duplicate_tuples = -1;  // sockets sharing an ESTABLISHED 4-tuple; -1 = no dump
+    int64_t local_pairs = -1;       // distinct local (IP, port) among clients; -1 = no dump
+    int shared_local_pairs = -1;    // 1 when a local pair served two destinations; -1 = no dump
+    int diag_error = 0;             // errno of a failed dump
+    uint32_t holders = 0;           // processes that held the sockets
+    double open_seconds = 0;        // time spent opening connections
+    double wall_seconds = 0;        // the whole scenario: set up, open, check, tear down
+    int64_t slab_delta_bytes = 0;   // /proc/meminfo Slab after opening minus before
+    char message[192] = {};         // what failed, for setup_failed / crashed
+    timing times;                   // connect costs by occupancy, connections against time
 };
+
+// Where a scenario is, for the progress line.
+enum class scenario_phase : uint8_t { setting_up, opening, checking, closing };
 
 // The mapping shared by the parent and every scenario process (MAP_SHARED | MAP_ANONYMOUS).
 struct shared_state {
     std::atomic<uint64_t> progress[kTechniqueCount];  // connections opened so far, per slot
+    std::atomic<scenario_phase> phase[kTechniqueCount];
     scenario_result results[kTechniqueCount];
 };
 

@@ -2,12 +2,14 @@
 // rows are written out with bare system calls on purpose: they are what programs do today.
 #include "techniques.hpp"
 
+#include <dlfcn.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24
@@ -29,6 +31,8 @@ constexpr technique_info kTechniques[kTechniqueCount] = {
     {technique_id::udp_connectx, proto::udp, "udp-connectx", "connectx(src, dst)"},
     {technique_id::udp_connectx_guard, proto::udp, "udp-connectx-guard",
      "connectx(src, dst) under the BPF guard"},
+    {technique_id::udp_dropin, proto::udp, "udp-dropin",
+     "connect(dst), unmodified, through the drop-in (libconnectx-preload.so)"},
 };
 
 // info() indexes the table by id.
@@ -82,6 +86,21 @@ int connectx_to(int fd, const cx::address& src, const cx::address& dst) {
     return r ? 0 : r.error().value();
 }
 
+// The drop-in's connect(), the one an unmodified program calls under connectx-exec. Opened here
+// rather than preloaded, so the other rows keep the plain C library; its wrapper takes a socket
+// it did not see created as a program's inherited one (it asks the kernel what it is).
+// $CONNECTX_PRELOAD_LIB, else the build tree's.
+int dropin_connect(int fd, const cx::address& dst) {
+    using connect_fn = int (*)(int, const sockaddr*, socklen_t);
+    static const connect_fn fn = []() -> connect_fn {
+        const char* env = std::getenv("CONNECTX_PRELOAD_LIB");
+        void* lib = dlopen(env && *env ? env : CONNECTX_PRELOAD_LIB, RTLD_NOW | RTLD_LOCAL);
+        return lib ? reinterpret_cast<connect_fn>(dlsym(lib, "connect")) : nullptr;
+    }();
+    if (!fn) return ENOENT;
+    return fn(fd, dst.sa(), dst.size()) < 0 ? errno : 0;
+}
+
 int run_steps(technique_id t, int fd, const endpoints& ep, uint64_t k) {
     const endpoints::placement at = ep.place(k);
     const cx::address& dst = ep.destinations[at.index];
@@ -112,15 +131,21 @@ int run_steps(technique_id t, int fd, const endpoints& ep, uint64_t k) {
         case technique_id::udp_connectx:
         case technique_id::udp_connectx_guard:
             return connectx_to(fd, ep.source, dst);
+        case technique_id::udp_dropin:
+            return dropin_connect(fd, dst);
     }
     return EINVAL;
 }
 
 }  // namespace
 
-std::span<const technique_info> all_techniques() noexcept { return kTechniques; }
+std::span<const technique_info> all_techniques() noexcept {
+    return kTechniques;
+}
 
-const technique_info& info(technique_id id) noexcept { return kTechniques[int(id)]; }
+const technique_info& info(technique_id id) noexcept {
+    return kTechniques[int(id)];
+}
 
 const technique_info* find_technique(std::string_view name) noexcept {
     for (const auto& t : kTechniques)
@@ -130,12 +155,18 @@ const technique_info* find_technique(std::string_view name) noexcept {
 
 const char* to_string(stop_reason r) noexcept {
     switch (r) {
-        case stop_reason::failure: return "failure";
-        case stop_reason::limit: return "limit";
-        case stop_reason::timeout: return "timeout";
-        case stop_reason::setup_failed: return "setup-failed";
-        case stop_reason::not_built: return "not-built";
-        case stop_reason::crashed: return "crashed";
+        case stop_reason::failure:
+            return "failure";
+        case stop_reason::limit:
+            return "limit";
+        case stop_reason::timeout:
+            return "timeout";
+        case stop_reason::setup_failed:
+            return "setup-failed";
+        case stop_reason::not_built:
+            return "not-built";
+        case stop_reason::crashed:
+            return "crashed";
     }
     return "unknown";
 }

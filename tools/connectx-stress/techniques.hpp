@@ -2,7 +2,6 @@
 #pragma once
 
 #include <connectx/connectx.hpp>
-
 #include <cstdint>
 #include <vector>
 

@@ -200,6 +200,7 @@ opener_report open_connections(const open_job& job, std::vector<holder>& holders
         r.error = e;
     };
     r.stop = open_stop::limit;
+    timing_recorder rec(r.times, job.capacity, job.limit);
     for (uint64_t k = 0; k < job.limit; ++k) {
         if (holders.empty() || holders.back().room == batch.size()) {
             if (!holders.empty())
@@ -220,11 +221,14 @@ opener_report open_connections(const open_job& job, std::vector<holder>& holders
             break;
         }
         int fd = -1;
+        double before = monotonic_seconds();
         if (int e = open_connection(job.technique, *job.ep, k, fd)) {
             fail(open_stop::failure, e);
             break;
         }
+        double after = monotonic_seconds();
         ++r.opened;
+        rec.connected(k, after - before, after - start, r.opened);
         batch.push_back(fd);
         if (batch.size() == kBatch)
             if (int e = hand_over(holders.back(), batch)) {
@@ -237,6 +241,7 @@ opener_report open_connections(const open_job& job, std::vector<holder>& holders
         if (int e = hand_over(holders.back(), batch)) fail(open_stop::holder_failed, e);
     job.progress->store(r.opened, std::memory_order_relaxed);
     r.seconds = monotonic_seconds() - start;
+    rec.finish(r.seconds, r.opened);
     r.holders = uint32_t(holders.size());
     return r;
 }

@@ -21,17 +21,19 @@ namespace cxstress {
 enum class open_stop : uint8_t { failure, limit, timeout, holder_failed };
 
 struct opener_report {
-    uint64_t opened = 0;   // connections open and held
-    int error = 0;         // errno of the failed connection (failure) or of the hand-over
+    uint64_t opened = 0;  // connections open and held
+    int error = 0;        // errno of the failed connection (failure) or of the hand-over
     open_stop stop = open_stop::failure;
     uint32_t holders = 0;  // holder processes started
     double seconds = 0;    // time spent opening (hand-over included)
+    timing times;          // connect costs by occupancy, connections against time
 };
 
 struct open_job {
     technique_id technique{};
     const endpoints* ep = nullptr;
     uint64_t limit = 0;                         // open connections 0 .. limit-1 at most
+    uint64_t capacity = 0;                      // ports x destinations: occupancy's 100 %
     double deadline = 0;                        // monotonic_seconds() after which to stop
     std::atomic<uint64_t>* progress = nullptr;  // connections opened so far
 };

@@ -1,7 +1,8 @@
-// cli_args.cpp - command-line parsing: curl's option spellings (short options bundle, "-XPOST"
-// and "-X POST" both work, "--name value" and "--name=value" both work), checked for form only.
+// cli_args.cpp - command-line parsing with getopt_long: curl's option spellings (short options
+// bundle, "-XPOST" and "-X POST", "--name value" and "--name=value"), checked for form only.
 #include "cli_args.hpp"
 
+#include <getopt.h>
 #include <sys/socket.h>
 
 #include <cmath>
@@ -11,77 +12,104 @@
 namespace cxcli {
 namespace {
 
-enum class opt_id {
-    ipv4,
-    ipv6,
-    user_agent,
-    connect_timeout,
-    data,
-    fail,
-    header,
-    help,
-    include,
-    head,
-    interface,
-    local_port,
-    source,
-    max_time,
-    idle_timeout,
-    output,
-    silent,
-    show_error,
-    verbose,
-    version,
-    write_out,
-    request,
+// Long-only options get ids above the char range.
+enum long_only : int {
+    opt_connect_timeout = 256,
+    opt_interface,
+    opt_local_port,
+    opt_source,
+    opt_idle_timeout,
+    opt_data_binary,
+    opt_data_raw,
+    opt_data_urlencode,
+    opt_json,
+    opt_cacert,
+    opt_capath,
+    opt_resolve,
+    opt_connect_to,
+    opt_noproxy,
+    opt_compressed,
+    opt_max_redirs,
+    opt_retry,
+    opt_retry_delay,
+    opt_retry_max_time,
+    opt_retry_connrefused,
+    opt_http1_0,
+    opt_http1_1,
+    opt_http2,
+    opt_http2_prior,
+    opt_url,
 };
 
-struct opt_spec {
-    char short_name;  // 0 = long only
-    const char* long_name;
-    bool takes_value;
-    opt_id id;
+// The short options in getopt's notation; ':' first so a missing value is told from an
+// unknown option.
+constexpr const char* kShortOptions = ":46A:b:c:D:d:e:F:fGhH:iIkLm:o:Ou:sST:vVw:x:X:";
+
+const option kLongOptions[] = {
+    {"ipv4", no_argument, nullptr, '4'},
+    {"ipv6", no_argument, nullptr, '6'},
+    {"user-agent", required_argument, nullptr, 'A'},
+    {"cookie", required_argument, nullptr, 'b'},
+    {"cookie-jar", required_argument, nullptr, 'c'},
+    {"dump-header", required_argument, nullptr, 'D'},
+    {"data", required_argument, nullptr, 'd'},
+    {"data-ascii", required_argument, nullptr, 'd'},
+    {"data-binary", required_argument, nullptr, opt_data_binary},
+    {"data-raw", required_argument, nullptr, opt_data_raw},
+    {"data-urlencode", required_argument, nullptr, opt_data_urlencode},
+    {"json", required_argument, nullptr, opt_json},
+    {"referer", required_argument, nullptr, 'e'},
+    {"form", required_argument, nullptr, 'F'},
+    {"fail", no_argument, nullptr, 'f'},
+    {"get", no_argument, nullptr, 'G'},
+    {"help", no_argument, nullptr, 'h'},
+    {"header", required_argument, nullptr, 'H'},
+    {"include", no_argument, nullptr, 'i'},
+    {"head", no_argument, nullptr, 'I'},
+    {"insecure", no_argument, nullptr, 'k'},
+    {"location", no_argument, nullptr, 'L'},
+    {"max-redirs", required_argument, nullptr, opt_max_redirs},
+    {"max-time", required_argument, nullptr, 'm'},
+    {"output", required_argument, nullptr, 'o'},
+    {"remote-name", no_argument, nullptr, 'O'},
+    {"user", required_argument, nullptr, 'u'},
+    {"silent", no_argument, nullptr, 's'},
+    {"show-error", no_argument, nullptr, 'S'},
+    {"upload-file", required_argument, nullptr, 'T'},
+    {"verbose", no_argument, nullptr, 'v'},
+    {"version", no_argument, nullptr, 'V'},
+    {"write-out", required_argument, nullptr, 'w'},
+    {"proxy", required_argument, nullptr, 'x'},
+    {"noproxy", required_argument, nullptr, opt_noproxy},
+    {"request", required_argument, nullptr, 'X'},
+    {"connect-timeout", required_argument, nullptr, opt_connect_timeout},
+    {"interface", required_argument, nullptr, opt_interface},
+    {"local-port", required_argument, nullptr, opt_local_port},
+    {"source", required_argument, nullptr, opt_source},
+    {"idle-timeout", required_argument, nullptr, opt_idle_timeout},
+    {"cacert", required_argument, nullptr, opt_cacert},
+    {"capath", required_argument, nullptr, opt_capath},
+    {"resolve", required_argument, nullptr, opt_resolve},
+    {"connect-to", required_argument, nullptr, opt_connect_to},
+    {"compressed", no_argument, nullptr, opt_compressed},
+    {"retry", required_argument, nullptr, opt_retry},
+    {"retry-delay", required_argument, nullptr, opt_retry_delay},
+    {"retry-max-time", required_argument, nullptr, opt_retry_max_time},
+    {"retry-connrefused", no_argument, nullptr, opt_retry_connrefused},
+    {"http1.0", no_argument, nullptr, opt_http1_0},
+    {"http1.1", no_argument, nullptr, opt_http1_1},
+    {"http2", no_argument, nullptr, opt_http2},
+    {"http2-prior-knowledge", no_argument, nullptr, opt_http2_prior},
+    {"url", required_argument, nullptr, opt_url},
+    {nullptr, 0, nullptr, 0},
 };
 
-constexpr opt_spec kOptions[] = {
-    {'4', "ipv4", false, opt_id::ipv4},
-    {'6', "ipv6", false, opt_id::ipv6},
-    {'A', "user-agent", true, opt_id::user_agent},
-    {0, "connect-timeout", true, opt_id::connect_timeout},
-    {'d', "data", true, opt_id::data},
-    {'f', "fail", false, opt_id::fail},
-    {'H', "header", true, opt_id::header},
-    {'h', "help", false, opt_id::help},
-    {'i', "include", false, opt_id::include},
-    {'I', "head", false, opt_id::head},
-    {0, "interface", true, opt_id::interface},
-    {0, "local-port", true, opt_id::local_port},
-    {0, "source", true, opt_id::source},
-    {'m', "max-time", true, opt_id::max_time},
-    {0, "idle-timeout", true, opt_id::idle_timeout},
-    {'o', "output", true, opt_id::output},
-    {'s', "silent", false, opt_id::silent},
-    {'S', "show-error", false, opt_id::show_error},
-    {'v', "verbose", false, opt_id::verbose},
-    {'V', "version", false, opt_id::version},
-    {'w', "write-out", true, opt_id::write_out},
-    {'X', "request", true, opt_id::request},
-};
-
-const opt_spec* find_short(char c) {
-    for (const auto& o : kOptions)
-        if (o.short_name == c) return &o;
-    return nullptr;
-}
-
-const opt_spec* find_long(std::string_view name) {
-    for (const auto& o : kOptions)
-        if (name == o.long_name) return &o;
-    return nullptr;
-}
-
-std::string spelling(const opt_spec& o) {
-    return o.short_name ? std::string("-") + o.short_name : std::string("--") + o.long_name;
+// "-o" or "--output" for messages: the spelling of option `id`.
+std::string spelling(int id) {
+    for (const option* o = kLongOptions; o->name; ++o)
+        if (o->val == id)
+            return id < 256 ? std::string("-") + char(id) : std::string("--") + o->name;
+    return "?";
 }
 
 bool parse_port(std::string_view s, uint16_t& out) {
@@ -96,110 +124,265 @@ bool parse_port(std::string_view s, uint16_t& out) {
     return true;
 }
 
+std::optional<long> parse_count(const std::string& s, long max) {
+    if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos)
+        return std::nullopt;
+    long v = std::strtol(s.c_str(), nullptr, 10);
+    if (v > max) return std::nullopt;
+    return v;
+}
+
+data_kind data_kind_of(int id) {
+    switch (id) {
+        case opt_data_binary:
+            return data_kind::binary;
+        case opt_data_raw:
+            return data_kind::raw;
+        case opt_data_urlencode:
+            return data_kind::urlencode;
+        case opt_json:
+            return data_kind::json;
+    }
+    return data_kind::ascii;  // -d, --data, --data-ascii
+}
+
 // Source IPs as each option gave them, reconciled once the whole line is read.
 struct source_ips {
     std::optional<cx::address> from_source;     // --source
     std::optional<cx::address> from_interface;  // --interface IP
 };
 
-// Applies one option with its value; returns an error text or "".
-std::string apply(cli_args& a, source_ips& ips, const opt_spec& o, const std::string& v) {
-    auto bad = [&](const char* why) { return "option " + spelling(o) + ": " + why; };
-    switch (o.id) {
-        case opt_id::ipv4:
-            a.family = AF_INET;
-            break;
-        case opt_id::ipv6:
-            a.family = AF_INET6;
-            break;
-        case opt_id::user_agent:
-            a.user_agent = v;
-            break;
-        case opt_id::data:
-            a.data = v;
-            break;
-        case opt_id::fail:
-            a.fail = true;
-            break;
-        case opt_id::header:
-            if (v.find(':') == std::string::npos) return bad("expected \"Name: value\"");
-            if (v.find_first_of("\r\n") != std::string::npos) return bad("header contains CR/LF");
-            a.headers.push_back(v);
-            break;
-        case opt_id::help:
-            a.help = true;
-            break;
-        case opt_id::include:
-            a.include = true;
-            break;
-        case opt_id::head:
-            a.head = true;
-            break;
-        case opt_id::output:
-            a.output = v;
-            break;
-        case opt_id::silent:
-            a.silent = true;
-            break;
-        case opt_id::show_error:
-            a.show_error = true;
-            break;
-        case opt_id::verbose:
-            a.verbose = true;
-            break;
-        case opt_id::version:
-            a.version = true;
-            break;
-        case opt_id::write_out:
-            a.write_out = v;
-            break;
-        case opt_id::request:
-            if (v.empty() || v.find_first_of(" \t\r\n") != std::string::npos)
-                return bad("expected a method name");
-            a.method = v;
-            break;
-        case opt_id::connect_timeout:
-        case opt_id::max_time:
-        case opt_id::idle_timeout: {
-            auto s = parse_seconds(v);
-            if (!s) return bad("expected a number of seconds");
-            if (o.id == opt_id::connect_timeout)
-                a.connect_timeout = *s;
-            else if (o.id == opt_id::max_time)
-                a.max_time = *s;
-            else
-                a.idle_timeout = *s;
-            break;
-        }
-        case opt_id::local_port: {
-            auto span = parse_port_span(v);
-            if (!span) return bad("expected a port 1-65535 or a range N-M with N <= M");
-            a.local_port = span;
-            break;
-        }
-        case opt_id::source: {
-            auto addr = cx::address::parse(v);
-            if (!addr || addr->is_wildcard()) return bad("expected a numeric IP[:PORT]");
-            a.source_port = addr->port();
-            addr->set_port(0);
-            ips.from_source = *addr;
-            break;
-        }
-        case opt_id::interface: {
-            if (v.empty()) return bad("expected an interface name or IP address");
-            // A numeric address is a source IP; anything else names an interface.
-            if (auto addr = cx::address::parse(v); addr && addr->port() == 0) {
-                if (addr->is_wildcard()) return bad("a wildcard address is not a source");
-                a.interface_name.clear();
-                ips.from_interface = *addr;
-            } else {
-                a.interface_name = v;
-                ips.from_interface.reset();
-            }
-            break;
-        }
+struct parser {
+    cli_args& a;
+    source_ips ips;
+
+    std::string seconds(int id, const char* v, double& out) {
+        auto s = parse_seconds(v);
+        if (!s) return "option " + spelling(id) + ": expected a number of seconds";
+        out = *s;
+        return {};
+    }
+    std::string source(const char* v);
+    std::string interface(const std::string& v);
+    std::optional<std::string> network(int id, const char* v);  // nullopt: not a network option
+    std::string request(int id, const char* v);
+    std::string apply(int id, const char* v);
+};
+
+std::string parser::source(const char* v) {
+    auto addr = cx::address::parse(v);
+    if (!addr || addr->is_wildcard()) return "option --source: expected a numeric IP[:PORT]";
+    a.source_port = addr->port();
+    addr->set_port(0);
+    ips.from_source = *addr;
+    return {};
+}
+
+std::string parser::interface(const std::string& v) {
+    if (v.empty()) return "option --interface: expected an interface name or IP address";
+    // A numeric address is a source IP; anything else names an interface.
+    if (auto addr = cx::address::parse(v); addr && addr->port() == 0) {
+        if (addr->is_wildcard()) return "option --interface: a wildcard address is not a source";
+        a.interface_name.clear();
+        ips.from_interface = *addr;
+    } else {
+        a.interface_name = v;
+        ips.from_interface.reset();
     }
     return {};
+}
+
+// Options about the connection and its source.
+std::optional<std::string> parser::network(int id, const char* v) {
+    switch (id) {
+        case '4':
+            a.family = AF_INET;
+            break;
+        case '6':
+            a.family = AF_INET6;
+            break;
+        case 'k':
+            a.insecure = true;
+            break;
+        case 'x':
+            a.proxy = v;
+            break;
+        case opt_noproxy:
+            a.noproxy = v;
+            break;
+        case opt_cacert:
+            a.cacert = v;
+            break;
+        case opt_capath:
+            a.capath = v;
+            break;
+        case opt_resolve:
+            a.resolve.push_back(v);
+            break;
+        case opt_connect_to:
+            a.connect_to.push_back(v);
+            break;
+        case opt_source:
+            return source(v);
+        case opt_interface:
+            return interface(v);
+        case opt_local_port: {
+            a.local_port = parse_port_span(v);
+            if (!a.local_port)
+                return "option --local-port: expected a port 1-65535 or a range N-M with N <= M";
+            break;
+        }
+        case 'm':
+            return seconds(id, v, a.max_time);
+        case opt_connect_timeout:
+            return seconds(id, v, a.connect_timeout);
+        case opt_retry_delay:
+            return seconds(id, v, a.retry_delay);
+        case opt_retry_max_time:
+            return seconds(id, v, a.retry_max_time);
+        case opt_idle_timeout: {
+            double s = 0;
+            if (auto e = seconds(id, v, s); !e.empty()) return e;
+            a.idle_timeout = s;
+            break;
+        }
+        case opt_retry: {
+            auto n = parse_count(v, 1000000);
+            if (!n) return "option --retry: expected a number of retries";
+            a.retry = *n;
+            break;
+        }
+        case opt_retry_connrefused:
+            a.retry_connrefused = true;
+            break;
+        default:
+            return std::nullopt;
+    }
+    return std::string();
+}
+
+// Options about the request and the response.
+std::string parser::request(int id, const char* v) {
+    switch (id) {
+        case 'A':
+            a.user_agent = v;
+            break;
+        case 'b':
+            a.cookie = v;
+            break;
+        case 'c':
+            a.cookie_jar = v;
+            break;
+        case 'D':
+            a.dump_header = v;
+            break;
+        case 'd':
+        case opt_data_binary:
+        case opt_data_raw:
+        case opt_data_urlencode:
+        case opt_json:
+            a.data.push_back({data_kind_of(id), v});
+            break;
+        case 'e':
+            a.referer = v;
+            break;
+        case 'F':
+            if (std::string_view(v).find('=') == std::string_view::npos || v[0] == '=')
+                return "option -F: expected name=content";
+            a.form.push_back(v);
+            break;
+        case 'f':
+            a.fail = true;
+            break;
+        case 'G':
+            a.get = true;
+            break;
+        case 'H':
+            if (std::string_view(v).find_first_of("\r\n") != std::string_view::npos)
+                return "option -H: header contains CR/LF";
+            if (std::string_view(v).find_first_of(":;") == std::string_view::npos)
+                return "option -H: expected \"Name: value\"";
+            a.headers.push_back(v);
+            break;
+        case 'i':
+            a.include = true;
+            break;
+        case 'I':
+            a.head = true;
+            break;
+        case 'L':
+            a.location = true;
+            break;
+        case opt_max_redirs: {
+            auto n =
+                std::string_view(v) == "-1" ? std::optional<long>(-1) : parse_count(v, 1L << 30);
+            if (!n) return "option --max-redirs: expected a number (-1: no limit)";
+            a.max_redirs = *n;
+            break;
+        }
+        case 'o':
+            a.outputs.push_back({false, v});
+            break;
+        case 'O':
+            a.outputs.push_back({true, {}});
+            break;
+        case 'u':
+            a.user = v;
+            break;
+        case 'T':
+            a.upload_file = v;
+            break;
+        case 'w':
+            a.write_out = v;
+            break;
+        case 'X':
+            if (!*v || std::string_view(v).find_first_of(" \t\r\n") != std::string_view::npos)
+                return "option -X: expected a method name";
+            a.method = v;
+            break;
+        case opt_compressed:
+            a.compressed = true;
+            break;
+        case opt_http1_0:
+            a.version = http_version::v1_0;
+            break;
+        case opt_http1_1:
+            a.version = http_version::v1_1;
+            break;
+        case opt_http2:
+            a.version = http_version::v2;
+            break;
+        case opt_http2_prior:
+            a.version = http_version::v2_prior_knowledge;
+            break;
+        case opt_url:
+            a.urls.push_back(v);
+            break;
+        case 's':
+            a.silent = true;
+            break;
+        case 'S':
+            a.show_error = true;
+            break;
+        case 'v':
+            a.verbose = true;
+            break;
+        case 'V':
+            a.version_asked = true;
+            break;
+        case 'h':
+            a.help = true;
+            break;
+        default:
+            return "internal: option " + std::to_string(id) + " has no handler";
+    }
+    return {};
+}
+
+// One option: the connection's kind first, then the request's.
+std::string parser::apply(int id, const char* v) {
+    if (auto e = network(id, v)) return *e;
+    return request(id, v);
 }
 
 // Options that contradict each other. --interface IP and --source IP both set the source IP:
@@ -213,8 +396,23 @@ std::string reconcile(cli_args& a, const source_ips& ips) {
     if (a.source_ip && a.family && a.source_ip->family() != a.family)
         return a.family == AF_INET ? "-4 given with an IPv6 source address"
                                    : "-6 given with an IPv4 source address";
-    if (a.head && a.data) return "-I (HEAD) and -d cannot be combined";
+    if (a.head && !a.data.empty() && !a.get) return "-I (HEAD) and -d cannot be combined";
+    if (!a.form.empty() && !a.data.empty()) return "-F and -d cannot be combined";
     return {};
+}
+
+// getopt's complaint in our words: which option, and what is wrong with it.
+std::string getopt_error(int c, const std::vector<std::string>& argv) {
+    std::string arg =
+        optind > 0 && size_t(optind - 1) < argv.size() ? argv[size_t(optind - 1)] : "";
+    bool is_long = arg.rfind("--", 0) == 0;
+    if (c == ':') {
+        if (is_long) return "option " + arg + ": requires a value";
+        return std::string("option -") + char(optopt) + ": requires a value";
+    }
+    if (is_long && optopt) return "option " + arg.substr(0, arg.find('=')) + ": takes no value";
+    if (optopt) return std::string("option -") + char(optopt) + ": is unknown";
+    return "option " + arg.substr(0, arg.find('=')) + ": is unknown";
 }
 
 }  // namespace
@@ -246,143 +444,31 @@ std::optional<double> parse_seconds(const std::string& text) {
 
 parse_outcome parse_args(const std::vector<std::string>& argv) {
     parse_outcome out;
+    std::vector<char*> ptrs;
+    for (const auto& s : argv) ptrs.push_back(const_cast<char*>(s.c_str()));
+    ptrs.push_back(nullptr);
+    parser p{out.args, {}};
+    optind = 0;  // 0, not 1: also resets getopt's state inside a bundle
+    opterr = 0;  // our own messages
+    int c;
+    while ((c = getopt_long(int(argv.size()), ptrs.data(), kShortOptions, kLongOptions, nullptr)) !=
+           -1) {
+        if (c == '?' || c == ':') {
+            out.error = getopt_error(c, argv);
+            return out;
+        }
+        out.error = p.apply(c, optarg);
+        if (!out.error.empty()) return out;
+    }
     cli_args& a = out.args;
-    std::vector<std::string> positional;
-    source_ips ips;
-    auto take = [&](const opt_spec& o, const std::string& value) {
-        return apply(a, ips, o, value);
-    };
-
-    bool options_done = false;
-    for (size_t i = 0; i < argv.size() && out.error.empty(); ++i) {
-        const std::string& arg = argv[i];
-        if (options_done || arg.size() < 2 || arg[0] != '-') {
-            positional.push_back(arg);
-            continue;
-        }
-        if (arg == "--") {
-            options_done = true;
-            continue;
-        }
-        if (arg[1] == '-') {
-            std::string name = arg.substr(2), value;
-            size_t eq = name.find('=');
-            bool inline_value = eq != std::string::npos;
-            if (inline_value) {
-                value = name.substr(eq + 1);
-                name.resize(eq);
-            }
-            const opt_spec* o = find_long(name);
-            if (!o) {
-                out.error = "option --" + name + ": is unknown";
-            } else if (o->takes_value && !inline_value) {
-                if (i + 1 >= argv.size())
-                    out.error = "option --" + name + ": requires a value";
-                else
-                    out.error = take(*o, argv[++i]);
-            } else if (!o->takes_value && inline_value) {
-                out.error = "option --" + name + ": takes no value";
-            } else {
-                out.error = take(*o, value);
-            }
-            continue;
-        }
-        // A bundle of short options; the first that takes a value eats the rest or the next arg.
-        for (size_t k = 1; k < arg.size() && out.error.empty(); ++k) {
-            const opt_spec* o = find_short(arg[k]);
-            if (!o) {
-                out.error = std::string("option -") + arg[k] + ": is unknown";
-                break;
-            }
-            if (!o->takes_value) {
-                out.error = take(*o, {});
-                continue;
-            }
-            if (k + 1 < arg.size()) {
-                out.error = take(*o, arg.substr(k + 1));
-            } else if (i + 1 < argv.size()) {
-                out.error = take(*o, argv[++i]);
-            } else {
-                out.error = std::string("option -") + arg[k] + ": requires a value";
-            }
-            break;
-        }
-    }
-    if (!out.error.empty()) return out;
-    if (a.help || a.version) return out;
-    if (positional.empty()) {
+    for (int i = optind; i < int(argv.size()); ++i) a.urls.push_back(ptrs[size_t(i)]);
+    if (a.help || a.version_asked) return out;
+    if (a.urls.empty()) {
         out.error = "no URL specified";
-    } else if (positional.size() > 1) {
-        out.error = "exactly one URL is accepted (got \"" + positional[1] + "\" too)";
-    } else {
-        a.url = positional[0];
-        out.error = reconcile(a, ips);
+        return out;
     }
+    out.error = reconcile(a, p.ips);
     return out;
-}
-
-}  // namespace cxcli
-
-namespace cxcli {
-
-const char* usage_text() {
-    return R"(Usage: connectx [options] URL
-A curl-like client that pins the source of the connection (address, port or port range,
-interface), with connectx underneath: a fixed source port works again while the previous
-connection with it sits in TIME_WAIT, wherever the kernel allows the 4-tuple to be reused.
-
-URL forms:
-  http://HOST[:PORT]/PATH   HTTP/1.1 request; the body goes to the output
-  tcp://HOST:PORT           send -d DATA or standard input, print what comes back until EOF
-  udp://HOST:PORT           send -d DATA (one datagram) or standard input (a datagram per read),
-                            print the replies until the idle timeout
-  HOST is a name, an IPv4 address or [IPv6] ("[fe80::1%25eth0]" with a zone).
-
-Source of the connection:
-      --interface NAME|IP   bind to interface NAME (SO_BINDTODEVICE), or use source address IP
-      --local-port N[-M]    source port N, or any free port of N-M (moves on when one is taken)
-      --source IP[:PORT]    source address, and optionally port
-  -4, --ipv4                use IPv4 addresses only
-  -6, --ipv6                use IPv6 addresses only
-
-HTTP:
-  -X, --request METHOD      request method (default GET, HEAD with -I, POST with -d)
-  -H, --header "N: V"       add a header; "N:" removes a default one
-  -A, --user-agent TEXT     User-Agent header (default connectx/VERSION)
-  -d, --data DATA|@FILE     request body (POST), sent as is; @- reads standard input
-  -i, --include             write the response head to the output too
-  -I, --head                HEAD request; write the response head
-  -f, --fail                exit 22 without output on HTTP status >= 400
-
-Output and time limits:
-  -o, --output FILE         write to FILE instead of standard output
-  -w, --write-out FORMAT    print FORMAT to standard output when done (@FILE reads it), with
-                            %{local_ip} %{local_port} %{remote_ip} %{remote_port} %{http_code}
-                            %{time_namelookup} %{time_connect} %{time_total} %{size_download}
-                            %{size_upload} %{num_connects} %{technique} %{exitcode} %{errormsg}
-                            %{url} %{scheme}, and \n \t \r \\ %%
-      --connect-timeout S   give up connecting after S seconds (default 300)
-  -m, --max-time S          give up the whole operation after S seconds
-      --idle-timeout S      tcp://, udp://: stop after S seconds without data once the input
-                            has ended (default: udp 1, tcp none)
-  -v, --verbose             trace the connection (4-tuple, connectx technique) and HTTP heads
-  -s, --silent              no error messages
-  -S, --show-error          error messages even with -s
-  -h, --help                this text
-  -V, --version             version
-
-Exit status (curl's numbers where the meaning is the same):
-   0 success                          22 HTTP status >= 400 with -f
-   1 unsupported URL scheme           23 could not write the output
-   2 bad command line                 26 could not read -d @FILE or standard input
-   3 malformed URL; link-local        28 timeout (--connect-timeout, -m, kernel)
-     address without a zone           45 the source could not be used: interface, address,
-   6 could not resolve the host          port, 4-tuple or range taken, UDP conflict check
-   7 failed to connect (refused,      52 the server closed without replying
-     unreachable, ...)                55 send failure
-   8 malformed HTTP response          56 receive failure
-  18 body shorter than announced
-)";
 }
 
 }  // namespace cxcli

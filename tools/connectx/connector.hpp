@@ -32,6 +32,7 @@ struct connect_request {
     bool until_is_connect_timeout = true;  // which of the two `until` is, for the message
     clock::time_point start;               // for "after N ms"
     bool verbose = false;
+    bool trace_trying = true;  // "*   Trying": libcurl prints its own
 };
 
 struct connection {
@@ -49,6 +50,13 @@ struct connect_outcome {
     std::string error;  // the reason when exit != 0
 };
 
+// tcp:// and udp://: a socket per candidate address, in order, until one connects.
 connect_outcome open_connection(const connect_request& req);
+
+// Connects the unbound, non-blocking socket `fd` (of dst's family and req.socktype) to `dst`
+// with connectx() and the source req pins, waiting for the TCP handshake until req.until. The
+// caller keeps `fd`: on success conn.fd stays empty and the socket is connected (possibly a
+// replacement dup2()ed onto the same number); on failure exit and error say why.
+connect_outcome connect_socket(int fd, const connect_request& req, cx::address dst);
 
 }  // namespace cxcli

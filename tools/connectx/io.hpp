@@ -23,6 +23,9 @@ public:
     static deadline earliest(const deadline& a, const deadline& b);
 
     bool is_never() const noexcept { return never_; }
+    bool sooner_than(const deadline& o) const noexcept {
+        return !never_ && (o.never_ || at_ < o.at_);
+    }
     bool expired() const;
     // Milliseconds left for poll(2): -1 for never, 0 once expired, rounded up otherwise.
     int poll_ms() const;

@@ -1,7 +1,8 @@
-// main.cpp - connectx(1): read the command line, resolve, connect with the pinned source, run the
-// HTTP or stream transfer, print -w, exit with curl's status numbers.
+// main.cpp - connectx(1): read the command line, then either hand http:// and https:// URLs to
+// libcurl (with connectx making each connection) or run a raw tcp:// / udp:// exchange, and
+// exit with curl's status numbers.
 #include <connectx/connectx.h>
-#include <fcntl.h>
+#include <curl/curl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -14,8 +15,9 @@
 #include "cli_args.hpp"
 #include "connector.hpp"
 #include "exit_codes.hpp"
-#include "http_client.hpp"
+#include "http_transfer.hpp"
 #include "io.hpp"
+#include "request_body.hpp"
 #include "resolve.hpp"
 #include "stream_io.hpp"
 #include "url.hpp"
@@ -25,7 +27,6 @@ namespace {
 
 using namespace cxcli;
 
-constexpr double kDefaultConnectTimeout = 300;  // curl's
 constexpr double kDefaultUdpIdle = 1;
 
 #define CXCLI_STR2(x) #x
@@ -33,35 +34,12 @@ constexpr double kDefaultUdpIdle = 1;
 constexpr const char* kVersion = CXCLI_STR(CONNECTX_VERSION_MAJOR) "." CXCLI_STR(
     CONNECTX_VERSION_MINOR) "." CXCLI_STR(CONNECTX_VERSION_PATCH);
 
-struct run_state {
-    cli_args args;
-    transfer_report report;
-    clock::time_point start = clock::now();
-};
-
-// Reads "@file" (or "@-") arguments in place. Returns 0 or an errno, naming the file in `which`.
-int load_at_file(std::string& value, std::string& which) {
-    if (value.empty() || value[0] != '@') return 0;
-    which = value.substr(1);
-    std::string content;
-    if (int e = read_file(which.c_str(), content)) return e;
-    value = std::move(content);
-    return 0;
+bool quiet(const cli_args& a) {
+    return a.silent && !a.show_error;
 }
 
-int finish(run_state& s, int code, const std::string& error) {
-    s.report.exit_code = code;
-    s.report.errormsg = error;
-    s.report.time_total = seconds_since(s.start);
-    if (!s.args.write_out.empty()) {
-        std::vector<std::string> unknown;
-        std::string text = format_write_out(s.args.write_out, s.report, unknown);
-        for (const auto& name : unknown)
-            trace_line("connectx: ", "unknown --write-out variable: '" + name + "'");
-        if (write_all(STDOUT_FILENO, text) != 0 && code == 0) code = exit_write;
-    }
-    if (code != 0 && (!s.args.silent || s.args.show_error))
-        trace_line("connectx: ", "(" + std::to_string(code) + ") " + error);
+int fail(const cli_args& a, int code, const std::string& error) {
+    if (!quiet(a)) trace_line("connectx: ", "(" + std::to_string(code) + ") " + error);
     return code;
 }
 
@@ -89,73 +67,54 @@ std::string source_from(const cli_args& a, source_spec& src) {
     return {};
 }
 
-// The HTTP exchange or the tcp/udp pump over the connected socket.
-transfer_result transfer(const cli_args& a, const url& u, int sock, int out_fd,
-                         const deadline& max_time, clock::time_point start) {
-    if (u.scheme == scheme::http) {
-        http_options h;
-        h.request.method = !a.method.empty() ? a.method : a.head ? "HEAD" : a.data ? "POST" : "GET";
-        h.request.target = u.target;
-        h.request.host = host_header(u);
-        h.request.user_agent =
-            a.user_agent.empty() ? std::string("connectx/") + kVersion : a.user_agent;
-        h.request.headers = a.headers;
-        h.request.body = a.data ? &*a.data : nullptr;
-        h.include_head = a.include || a.head;
-        h.fail_on_error = a.fail;
-        h.verbose = a.verbose;
-        return http_transfer(sock, h, out_fd, max_time, start);
-    }
-    stream_options o;
-    o.udp = u.scheme == scheme::udp;
-    o.data = a.data ? &*a.data : nullptr;
-    o.idle_timeout = a.idle_timeout ? *a.idle_timeout : o.udp ? kDefaultUdpIdle : 0;
-    o.verbose = a.verbose;
-    return stream_transfer(sock, o, out_fd, max_time, start);
+// -w for tcp:// and udp://: the variables that mean something without HTTP.
+void stream_write_out(const cli_args& a, const std::string& format, const connection* c,
+                      const transfer_result& t, int code, const std::string& error, double total) {
+    if (format.empty()) return;
+    write_out_report r;
+    auto str = [](std::optional<std::string> s) {
+        return wo_value{wo_value::type::string, 0, 0, std::move(s)};
+    };
+    auto num = [](int64_t v) { return wo_value{wo_value::type::integer, v, 0, std::nullopt}; };
+    r.vars = {
+        {"errormsg", str(code ? std::optional<std::string>(error) : std::nullopt)},
+        {"exitcode", num(code)},
+        {"local_ip", str(c ? c->local.ip_string() : "")},
+        {"local_port", num(c ? c->local.port() : 0)},
+        {"num_connects", num(c ? 1 : 0)},
+        {"remote_ip", str(c ? c->remote.ip_string() : "")},
+        {"remote_port", num(c ? c->remote.port() : 0)},
+        {"scheme", str(std::string(a.urls[0].substr(0, 3)))},
+        {"size_download", num(int64_t(t.received))},
+        {"size_upload", num(int64_t(t.sent))},
+        {"technique",
+         str(c ? std::optional<std::string>(connectx_technique_name(c->technique)) : std::nullopt)},
+        {"time_total", wo_value{wo_value::type::seconds, int64_t(total * 1e6), 0, std::nullopt}},
+        {"url", str(a.urls[0])},
+    };
+    r.exit_code = code;
+    write_out_text w = format_write_out(format, r);
+    for (const auto& name : w.unknown)
+        trace_line("connectx: ", "unknown --write-out variable: '" + name + "'");
+    write_all(STDOUT_FILENO, w.out);
+    write_all(STDERR_FILENO, w.err);
 }
 
-int run(int argc, char** argv) {
-    run_state s;
-    parse_outcome parsed = parse_args(std::vector<std::string>(argv + 1, argv + argc));
-    if (!parsed.error.empty()) return usage_error(parsed.error);
-    s.args = std::move(parsed.args);
-    cli_args& a = s.args;
-    if (a.help) return write_all(STDOUT_FILENO, usage_text()) ? exit_write : exit_ok;
-    if (a.version) {
-        std::string v = std::string("connectx ") + kVersion + " (libconnectx)\n";
-        return write_all(STDOUT_FILENO, v) ? exit_write : exit_ok;
-    }
-
-    s.report.url = a.url;
-    url_outcome u = parse_url(a.url);
-    if (u.exit) return finish(s, u.exit, u.error);
-    s.report.scheme = scheme_name(u.url.scheme);
-    bool http = u.url.scheme == scheme::http;
-    if (!http && (!a.method.empty() || !a.headers.empty() || a.head || a.include || a.fail))
-        return usage_error("-X, -H, -I, -i and -f apply to http:// URLs only");
-
-    std::string file;
-    if (a.data) {
-        if (int e = load_at_file(*a.data, file))
-            return finish(s, exit_read, "cannot read " + file + ": " + std::strerror(e));
-    }
-    if (int e = load_at_file(a.write_out, file))
-        return finish(s, exit_read, "cannot read " + file + ": " + std::strerror(e));
-
-    source_spec src;
-    if (std::string why = source_from(a, src); !why.empty()) return finish(s, exit_interface, why);
-
-    int socktype = u.url.scheme == scheme::udp ? SOCK_DGRAM : SOCK_STREAM;
-    // Not narrowed to the source's family: an address of the wrong family is then reported as
-    // a source problem (45) naming both, rather than as a name that does not resolve.
+int run_stream(const cli_args& a, const source_spec& src, const std::string& write_out) {
+    auto start = clock::now();
+    auto finish = [&](const connection* c, const transfer_result& t) {
+        stream_write_out(a, write_out, c, t, t.exit, t.error, seconds_since(start));
+        return t.exit ? fail(a, t.exit, t.error) : 0;
+    };
+    stream_url_outcome u = parse_stream_url(a.urls[0]);
+    if (u.exit) return finish(nullptr, {u.exit, u.error, 0, 0, 0});
+    int socktype = u.url.udp ? SOCK_DGRAM : SOCK_STREAM;
     resolve_outcome res = resolve_host(u.url.host, u.url.port, a.family, socktype);
-    s.report.time_namelookup = seconds_since(s.start);
     if (res.addresses.empty())
-        return finish(s, exit_resolve,
-                      "Could not resolve host: " + u.url.host + " (" + res.error + ")");
-
+        return finish(nullptr, {exit_resolve,
+                                "Could not resolve host: " + u.url.host + " (" + res.error + ")"});
     deadline max_time = deadline::after(a.max_time);
-    double ct = a.connect_timeout > 0 ? a.connect_timeout : kDefaultConnectTimeout;
+    double ct = a.connect_timeout > 0 ? a.connect_timeout : 300;  // curl's default
     connect_request req;
     req.host = u.url.host;
     req.candidates = std::move(res.addresses);
@@ -163,34 +122,61 @@ int run(int argc, char** argv) {
     req.source = src;
     req.until = deadline::earliest(deadline::after(ct), max_time);
     req.until_is_connect_timeout = max_time.is_never() || a.max_time >= ct;
-    req.start = s.start;
+    req.start = start;
     req.verbose = a.verbose;
     connect_outcome c = open_connection(req);
-    if (c.exit) return finish(s, c.exit, c.error);
-    s.report.time_connect = seconds_since(s.start);
-    s.report.num_connects = 1;
-    s.report.local = c.conn.local;
-    s.report.remote = c.conn.remote;
-    s.report.technique = connectx_technique_name(c.conn.technique);
+    if (c.exit) return finish(nullptr, {c.exit, c.error, 0, 0, 0});
+    stream_options o;
+    o.udp = u.url.udp;
+    body_outcome data = build_body(a.data, &read_file);
+    if (data.err)
+        return finish(
+            &c.conn,
+            {exit_read, "cannot read " + data.file + ": " + std::strerror(data.err), 0, 0, 0});
+    o.data = a.data.empty() ? nullptr : &data.body;
+    o.idle_timeout = a.idle_timeout ? *a.idle_timeout : o.udp ? kDefaultUdpIdle : 0;
+    o.verbose = a.verbose;
+    transfer_result t = stream_transfer(c.conn.fd.get(), o, STDOUT_FILENO, max_time, start);
+    return finish(&c.conn, t);
+}
 
-    unique_fd out_file;
-    int out_fd = STDOUT_FILENO;
-    if (!a.output.empty() && a.output != "-") {
-        out_file.reset(::open(a.output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666));
-        if (!out_file)
-            return finish(s, exit_write, "cannot open " + a.output + ": " + std::strerror(errno));
-        out_fd = out_file.get();
+// Options that only HTTP has make no sense on a raw stream: say so rather than ignore them.
+std::string stream_misfits(const cli_args& a) {
+    if (a.urls.size() != 1) return "tcp:// and udp:// take exactly one URL";
+    if (!a.method.empty() || !a.headers.empty() || a.head || a.include || a.fail || a.location ||
+        !a.form.empty() || !a.upload_file.empty() || !a.outputs.empty() || !a.user.empty())
+        return "-X, -H, -I, -i, -f, -L, -F, -T, -o, -O and -u apply to http(s):// URLs only";
+    return {};
+}
+
+int run(int argc, char** argv) {
+    parse_outcome parsed = parse_args(std::vector<std::string>(argv, argv + argc));
+    if (!parsed.error.empty()) return usage_error(parsed.error);
+    const cli_args& a = parsed.args;
+    if (a.help) return write_all(STDOUT_FILENO, usage_text()) ? exit_write : exit_ok;
+    if (a.version_asked) {
+        std::string v =
+            std::string("connectx ") + kVersion + " (libconnectx) " + curl_version() + "\n";
+        return write_all(STDOUT_FILENO, v) ? exit_write : exit_ok;
     }
-
-    transfer_result t = transfer(a, u.url, c.conn.fd.get(), out_fd, max_time, s.start);
-    s.report.http_code = t.http_code;
-    s.report.size_download = t.received;
-    s.report.size_upload = t.sent;
-    c.conn.fd.reset();
-    // close() is where a full disk or a quota shows up for -o: check it.
-    if (out_file && ::close(out_file.release()) != 0 && t.exit == 0)
-        return finish(s, exit_write, "cannot write " + a.output + ": " + std::strerror(errno));
-    return finish(s, t.exit, t.error);
+    bool stream = is_stream_url(a.urls[0]);
+    if (stream) {
+        if (std::string why = stream_misfits(a); !why.empty()) return usage_error(why);
+    }
+    for (const auto& url : a.urls)
+        if (std::string why = check_zone(url); !why.empty())
+            return fail(a, exit_url_malformed, why);
+    std::string write_out = a.write_out;
+    if (!write_out.empty() && write_out[0] == '@') {
+        std::string file = write_out.substr(1);
+        write_out.clear();
+        if (int e = read_file(file.c_str(), write_out))
+            return fail(a, exit_read, "cannot read " + file + ": " + std::strerror(e));
+    }
+    source_spec src;
+    if (std::string why = source_from(a, src); !why.empty()) return fail(a, exit_interface, why);
+    if (stream) return run_stream(a, src, write_out);
+    return run_http(a, src, write_out, std::string("connectx/") + kVersion);
 }
 
 }  // namespace

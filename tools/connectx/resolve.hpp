@@ -1,6 +1,6 @@
-// resolve.hpp - everything the client asks the system about names and addresses: host names
-// (getaddrinfo), interface names, and which source address the routing table would pick. The
-// library itself never resolves names.
+// resolve.hpp - what the client asks the system about names and addresses for tcp:// and udp://
+// (libcurl resolves for http and https): host names (getaddrinfo), interface names, and whether
+// an address is this host's. The library itself never resolves names.
 #pragma once
 
 #include <connectx/connectx.hpp>
@@ -21,11 +21,8 @@ resolve_outcome resolve_host(const std::string& host, uint16_t port, int family,
 // Index of interface `name`, 0 when there is none.
 int interface_index(const std::string& name);
 
-// The source address the kernel would use toward `dst` (optionally through interface
-// `ifindex`), found with a connected UDP socket that sends nothing.
-std::optional<cx::address> route_source(const cx::address& dst, int ifindex);
-
-// Whether `ip` is an address of this host (bind(ip, 0) works).
+// Whether `ip` is an address of this host (getifaddrs; all of 127/8). The routing table's
+// choice of source is the library's to tell: cx::source_for().
 bool is_local_address(const cx::address& ip);
 
 }  // namespace cxcli

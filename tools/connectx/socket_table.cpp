@@ -49,35 +49,76 @@ std::string_view next_field(std::string_view& line) {
     return field;
 }
 
-}  // namespace
+std::optional<int> hex_value(std::string_view s) {
+    int v = 0;
+    for (char c : s) {
+        int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (digit < 0) return std::nullopt;
+        v = v * 16 + digit;
+    }
+    return v;
+}
 
-std::optional<int> find_socket_state(std::string_view table, const cx::address& local,
-                                     const cx::address& remote) {
-    const std::string want_local = proc_key(local), want_remote = proc_key(remote);
+// Calls fn(local, remote, state) with the first three address fields of each line of a table;
+// stops when fn returns true.
+template <typename Fn>
+void for_each_socket(std::string_view table, Fn fn) {
     while (!table.empty()) {
         size_t nl = table.find('\n');
         std::string_view line = table.substr(0, nl);
         table.remove_prefix(nl == std::string_view::npos ? table.size() : nl + 1);
         next_field(line);  // "sl"
         std::string_view l = next_field(line), r = next_field(line), st = next_field(line);
-        if (l != want_local || r != want_remote || st.empty() || st.size() > 2) continue;
-        int state = 0;
-        for (char c : st) {
-            int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-            if (digit < 0) return std::nullopt;
-            state = state * 16 + digit;
-        }
-        return state;
+        if (!st.empty() && st.size() <= 2 && fn(l, r, st)) return;
     }
-    return std::nullopt;
+}
+
+const char* table_path(int socktype, int family) {
+    if (socktype == SOCK_DGRAM) return family == AF_INET ? "/proc/net/udp" : "/proc/net/udp6";
+    return family == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6";
+}
+
+}  // namespace
+
+std::vector<uint16_t> find_local_ports(std::string_view table, const cx::address& local_ip,
+                                       uint16_t lo, uint16_t hi, const cx::address& remote,
+                                       int state) {
+    std::vector<uint16_t> ports;
+    std::string ip_key = proc_key(local_ip);
+    ip_key.resize(ip_key.find(':') + 1);  // the address and its ':'
+    const std::string want_remote = proc_key(remote);
+    for_each_socket(table, [&](std::string_view l, std::string_view r, std::string_view st) {
+        if (r != want_remote || l.substr(0, ip_key.size()) != ip_key) return false;
+        auto port = hex_value(l.substr(ip_key.size()));
+        if (hex_value(st) == state && port && *port >= lo && *port <= hi)
+            ports.push_back(uint16_t(*port));
+        return false;
+    });
+    return ports;
+}
+
+std::vector<uint16_t> tcp_local_ports(const cx::address& local_ip, uint16_t lo, uint16_t hi,
+                                      const cx::address& remote, int state) {
+    std::string text;
+    if (read_file(table_path(SOCK_STREAM, local_ip.family()), text) != 0) return {};
+    return find_local_ports(text, local_ip, lo, hi, remote, state);
+}
+
+std::optional<int> find_socket_state(std::string_view table, const cx::address& local,
+                                     const cx::address& remote) {
+    const std::string want_local = proc_key(local), want_remote = proc_key(remote);
+    std::optional<int> state;
+    for_each_socket(table, [&](std::string_view l, std::string_view r, std::string_view st) {
+        if (l != want_local || r != want_remote) return false;
+        state = hex_value(st);
+        return true;
+    });
+    return state;
 }
 
 std::optional<int> socket_state(int socktype, const cx::address& local, const cx::address& remote) {
-    const char* path = socktype == SOCK_DGRAM
-                           ? (local.family() == AF_INET ? "/proc/net/udp" : "/proc/net/udp6")
-                           : (local.family() == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6");
     std::string text;
-    if (read_file(path, text) != 0) return std::nullopt;
+    if (read_file(table_path(socktype, local.family()), text) != 0) return std::nullopt;
     return find_socket_state(text, local, remote);
 }
 

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace cxcli {
 
@@ -16,6 +17,16 @@ std::optional<int> find_socket_state(std::string_view table, const cx::address& 
 
 // The table of this namespace for `socktype` (SOCK_STREAM, SOCK_DGRAM) and the tuple's family.
 std::optional<int> socket_state(int socktype, const cx::address& local, const cx::address& remote);
+
+// Local ports in lo..hi of the lines from `local_ip` to exactly `remote` in `state`, in the
+// table's order.
+std::vector<uint16_t> find_local_ports(std::string_view table, const cx::address& local_ip,
+                                       uint16_t lo, uint16_t hi, const cx::address& remote,
+                                       int state);
+
+// The same over this namespace's TCP table for the tuple's family.
+std::vector<uint16_t> tcp_local_ports(const cx::address& local_ip, uint16_t lo, uint16_t hi,
+                                      const cx::address& remote, int state);
 
 constexpr int kTcpTimeWait = 6;  // the kernel's TCP_TIME_WAIT
 
