@@ -257,8 +257,10 @@ bool reused_descriptor_number_does_not_inherit_deferred_bind() {
     CHECK(sendmsg(pair[0], &m, 0) == 1);
     close(passed);
     CHECK(recvmsg(pair[1], &m, MSG_CMSG_CLOEXEC) == 1);
+    cmsghdr* got = CMSG_FIRSTHDR(&m);
+    CHECK(got != nullptr);
     int b;
-    std::memcpy(&b, CMSG_DATA(CMSG_FIRSTHDR(&m)), sizeof b);
+    std::memcpy(&b, CMSG_DATA(got), sizeof b);
     CHECK(b == a);
     CHECK(connect(b, sa(dst), sizeof dst) == 0);
     CHECK(ip_of(local_of(b)) != "127.0.0.2");
