@@ -39,7 +39,7 @@ int collect_addr(const nlattr* a, void* data) {
 
 bool prefix_match(const uint8_t* a, const uint8_t* b, unsigned bits) {
     for (unsigned i = 0; bits > 0; ++i, bits = bits > 8 ? bits - 8 : 0) {
-        uint8_t mask = bits >= 8 ? 0xff : uint8_t(0xff << (8 - bits));
+        uint8_t mask = bits >= 8 ? uint8_t(0xff) : uint8_t(0xff << (8 - bits));
         if ((a[i] ^ b[i]) & mask) return false;
     }
     return true;
