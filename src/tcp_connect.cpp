@@ -53,7 +53,10 @@ class interface_binding {
 public:
     explicit interface_binding(const request& r) : r_(r) {}
     int apply() {
-        if (!r_.ifindex && !r_.src.needs_scope() && !r_.dst.needs_scope()) return 0;
+        // A range without a source IP binds the route's source, which may be a scoped one.
+        const bool routed_bind = r_.has_range() && !r_.src_ip_given;
+        if (!r_.ifindex && !r_.src.needs_scope() && !r_.dst.needs_scope() && !routed_bind)
+            return 0;
         if (int e = sys::getsockopt_int(r_.fd, SOL_SOCKET, SO_BINDTOIFINDEX, prev_)) return e;
         applied_ = true;
         if (!r_.ifindex) return 0;

@@ -129,6 +129,16 @@ int udp_connect_begun(udp_call& c) {
     if (!c.r.src_ip_given)
         if (int e = route_source(*c.ns, c.fd(), IPPROTO_UDP, c.r.dst, c.ifindex, c.src, &c.arrival))
             return e;
+    // The route may pick a scoped source (a link-local one toward a site-scope group): binding it
+    // sets the device, which a failure must put back, and lookups must name.
+    if (c.src.needs_scope()) {
+        if (!c.device_set) {
+            if (int e = sys::getsockopt_int(c.fd(), SOL_SOCKET, SO_BINDTOIFINDEX, c.prev_device))
+                return e;
+            c.device_set = true;
+        }
+        if (!c.ifindex) c.ifindex = c.src.scope_id();
+    }
     if (c.r.src_port() != 0) return connect_explicit(c);
     return udp_port_search(c);
 }
