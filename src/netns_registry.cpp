@@ -57,15 +57,18 @@ registry g_reg;
 
 // fork() holds the registry's mutex across the fork, so a child sees a consistent registry and
 // learns here, for free, that it is a child: no getpid() on every call.
+// Lock order: the registry, then the fork gate (a state is created under the registry's mutex).
 void atfork_prepare() {
     g_reg.mu.lock();
+    owned_fds_fork_prepare();
 }
 void atfork_parent() {
+    owned_fds_fork_parent();
     g_reg.mu.unlock();
 }
 void atfork_child() {
     // Every netlink socket and file of the parent's, those in other threads' hands included.
-    owned_fds_close_all();
+    owned_fds_fork_child();
     g_reg.forked = true;
     g_reg.mu.unlock();
 }

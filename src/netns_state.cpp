@@ -23,7 +23,7 @@ netns_state::~netns_state() {
 }
 
 void netns_state::forget_after_fork() noexcept {
-    // The fork child handler has closed them all (owned_fds_close_all): only forget.
+    // The fork child handler has closed them all (owned_fds_fork_child): only forget.
     pools_.forget_after_fork();
     routes_.forget_after_fork();
     range_fd_ = reserved_fd_ = -1;
@@ -55,19 +55,9 @@ void netns_state::reserved_copy(reserved_ports& out) noexcept {
 int netns_state::open_sysctls() noexcept {
     char path[128];
     std::snprintf(path, sizeof path, "/proc%s", kPortRangePath);
-    auto open_tracked = [](const char* file, int& out) {
-        int fd = ::open(file, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) return errno;
-        if (int e = owned_fd_track(fd)) {
-            ::close(fd);
-            return e;
-        }
-        out = fd;
-        return 0;
-    };
-    if (int e = open_tracked(path, range_fd_)) return e;
+    if (int e = owned_open(path, O_RDONLY | O_CLOEXEC, range_fd_)) return e;
     std::snprintf(path, sizeof path, "/proc%s", kReservedPortsPath);
-    return open_tracked(path, reserved_fd_);
+    return owned_open(path, O_RDONLY | O_CLOEXEC, reserved_fd_);
 }
 
 namespace {

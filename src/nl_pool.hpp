@@ -46,7 +46,7 @@ public:
     void give_back(int protocol, nl_socket s) noexcept;
     // Closes the pooled sockets of `protocol`.
     void drain(int protocol) noexcept;
-    // In a fork child, after owned_fds_close_all(): forget the fds, never touch the lock.
+    // In a fork child, after owned_fds_fork_child(): forget the fds, never touch the lock.
     void forget_after_fork() noexcept;
 
 private:

@@ -54,10 +54,9 @@ int nl_apply_timeout(int fd) noexcept {
 }
 
 int nl_open(int protocol, nl_socket& out) noexcept {
-    unique_fd fd;
-    if (int e = sys::socket(AF_NETLINK, SOCK_RAW, protocol, fd)) return e;
-    if (int e = owned_fd_track(fd.get())) return e;
-    owned_fd s(fd.release());
+    int fd;
+    if (int e = owned_socket(AF_NETLINK, SOCK_RAW, protocol, fd)) return e;
+    owned_fd s(fd);
     if (int e = nl_apply_timeout(s.get())) return e;
     sockaddr_nl local{};
     local.nl_family = AF_NETLINK;  // nl_pid 0: the kernel assigns a port id

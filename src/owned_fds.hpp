@@ -3,14 +3,24 @@
 // A child must never talk over its parent's netlink sockets, and the sockets that other threads of
 // the parent were using at the moment of fork have no owner in the child: only this table still
 // knows them. The table is fixed in size and lock-free (the fork child handler may not lock).
+//
+// Between socket() and the table, and between the table and close(), an fd is in no one's sight:
+// a fork there would leave the child holding it. Creating and closing therefore hold a fork gate
+// (shared); the fork prepare handler takes it exclusively, so a fork waits for those few
+// instructions and never falls between them.
 #pragma once
 
 #include <utility>
 
 namespace cx::detail {
 
-// Records `fd` as the library's. 0, or ENOBUFS when the table is full (the caller then closes
-// `fd` and fails: an fd the child could not find would outlive a fork).
+// socket(2) (SOCK_CLOEXEC added) and open(2), the fd recorded as the library's before a fork can
+// see it. 0 and the fd in `out`, or the errno: ENOBUFS when the table is full.
+[[nodiscard]] int owned_socket(int domain, int type, int protocol, int& out) noexcept;
+[[nodiscard]] int owned_open(const char* path, int flags, int& out) noexcept;
+
+// Records an fd made elsewhere (a test's injected socket). Only for a process that does not fork
+// meanwhile: the fd was briefly unrecorded. 0, or ENOBUFS (the caller closes `fd` and fails).
 [[nodiscard]] int owned_fd_track(int fd) noexcept;
 
 // Forgets `fd` and closes it. An fd the table does not know is closed all the same.
@@ -30,7 +40,11 @@ private:
     int fd_;
 };
 
-// In a fork child: closes every recorded fd and empties the table. Async-signal-safe.
-void owned_fds_close_all() noexcept;
+// The fork handlers' part (netns_registry registers them): prepare waits for every creation and
+// close in flight and holds the gate; parent lets go of it; child closes every recorded fd,
+// empties the table and lets go. Async-signal-safe in the child.
+void owned_fds_fork_prepare() noexcept;
+void owned_fds_fork_parent() noexcept;
+void owned_fds_fork_child() noexcept;
 
 }  // namespace cx::detail

@@ -18,10 +18,9 @@ route_cache::~route_cache() {
 }
 
 void route_cache::open_monitor() noexcept {
-    unique_fd fd;
-    if (sys::socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK, NETLINK_ROUTE, fd) != 0) return;
-    if (owned_fd_track(fd.get()) != 0) return;
-    owned_fd s(fd.release());
+    int fd;
+    if (owned_socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK, NETLINK_ROUTE, fd) != 0) return;
+    owned_fd s(fd);
     sockaddr_nl local{};
     local.nl_family = AF_NETLINK;
     local.nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV4_RULE |

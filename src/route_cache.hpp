@@ -24,7 +24,7 @@ public:
     // answer that may predate a change seen meanwhile.
     [[nodiscard]] bool cached(const route_query& q, route_answer& out, uint64_t& gen) noexcept;
     void store(const route_query& q, const route_answer& a, uint64_t gen) noexcept;
-    // In a fork child, after owned_fds_close_all(): forget the fd, never touch the lock.
+    // In a fork child, after owned_fds_fork_child(): forget the fd, never touch the lock.
     void forget_after_fork() noexcept { monitor_fd_ = -1; }
 
 private:
