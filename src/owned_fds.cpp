@@ -2,7 +2,7 @@
 #include "owned_fds.hpp"
 
 #include <fcntl.h>
-#include <pthread.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -18,14 +18,24 @@ constexpr int kSlots = 1024;
 constexpr int kFree = -1;
 std::atomic<int> g_fds[kSlots] = {};
 std::atomic<bool> g_ready{false};
-// Writer-preferring: a stream of creations cannot hold a fork off. Never taken twice by one
-// thread (a waiting writer would block the second shared lock).
-pthread_rwlock_t g_gate = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
+// The fork gate: creations and closes in flight, and forks in their prepare handler. A fork
+// raises g_forking, then waits for g_active to drain; a creation waits while a fork is on.
+// Sequentially consistent on both sides: each sees the other's store before its own load.
+// (Not a pthread rwlock: a fork child could not release it, its thread id having changed.)
+std::atomic<int> g_active{0};
+std::atomic<int> g_forking{0};
 
 class gate_shared {
 public:
-    gate_shared() noexcept { pthread_rwlock_rdlock(&g_gate); }
-    ~gate_shared() { pthread_rwlock_unlock(&g_gate); }
+    gate_shared() noexcept {
+        for (;;) {
+            while (g_forking.load() != 0) sched_yield();
+            g_active.fetch_add(1);
+            if (g_forking.load() == 0) return;
+            g_active.fetch_sub(1);
+        }
+    }
+    ~gate_shared() { g_active.fetch_sub(1); }
     gate_shared(const gate_shared&) = delete;
     gate_shared& operator=(const gate_shared&) = delete;
 };
@@ -89,11 +99,12 @@ void owned_fd_close(int fd) noexcept {
 }
 
 void owned_fds_fork_prepare() noexcept {
-    pthread_rwlock_wrlock(&g_gate);
+    g_forking.fetch_add(1);
+    while (g_active.load() != 0) sched_yield();
 }
 
 void owned_fds_fork_parent() noexcept {
-    pthread_rwlock_unlock(&g_gate);
+    g_forking.fetch_sub(1);
 }
 
 void owned_fds_fork_child() noexcept {
@@ -103,7 +114,9 @@ void owned_fds_fork_child() noexcept {
             if (fd >= 0) ::close(fd);
         }
     }
-    pthread_rwlock_unlock(&g_gate);  // held by this thread, the only one the child has
+    // Only this thread goes on: no creation is in flight here, and no other fork.
+    g_active.store(0);
+    g_forking.store(0);
 }
 
 }  // namespace cx::detail

@@ -100,6 +100,21 @@ size_t sock_diag_build_lookup(void* buf, size_t cap, uint32_t seq, int protocol,
     return nlh->nlmsg_len;
 }
 
+namespace {
+
+// Whether the socket of `e` is connected to the remote end of `t`. A dual-stack socket in the
+// IPv4 table reports its remote IPv4-mapped.
+bool connected_to(const diag_entry& e, const diag_tuple& t) {
+    if (e.remote_port != t.remote_port) return false;
+    if (e.family == t.family) return std::memcmp(e.remote, t.remote, addr_len(t.family)) == 0;
+    static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    return e.family == AF_INET6 && t.family == AF_INET &&
+           std::memcmp(e.remote, kMapped, sizeof kMapped) == 0 &&
+           std::memcmp(e.remote + 12, t.remote, 4) == 0;
+}
+
+}  // namespace
+
 int sock_diag_parse_lookup(const void* buf, size_t len, uint32_t seq, uint32_t portid,
                            const diag_tuple& t, diag_answer& out) noexcept {
     out = diag_answer{};
@@ -116,7 +131,7 @@ int sock_diag_parse_lookup(const void* buf, size_t len, uint32_t seq, uint32_t p
     if (!entry_of(nlh, e)) return EPROTO;
     out.cookie = e.cookie;
     out.moved = e.local_port != t.local_port;
-    out.unconnected = e.remote_port == 0;
+    out.in_flight = out.moved || !connected_to(e, t);
     return 0;
 }
 

@@ -41,9 +41,12 @@ size_t sock_diag_build_lookup(void* buf, size_t cap, uint32_t seq, int protocol,
 struct diag_answer {
     std::optional<uint64_t> cookie;
     bool moved = false;
-    // The socket found is not connected: bound to the local end (or the wildcard), it would
-    // receive the flow. A connectx() of another process holds its socket so for microseconds.
-    bool unconnected = false;
+    // The socket found does not hold the flow for good: it is unconnected (bound to the local end
+    // or the wildcard, it would receive the flow), moved, or connected to another remote end
+    // (unconnected when the kernel matched it, connected elsewhere by the time the answer was
+    // written). A connectx() of another process holds its socket so for microseconds: the port
+    // may be free toward this destination a moment later.
+    bool in_flight = false;
 };
 
 // Parses the reply to an exact lookup built for (seq, portid, t). Returns 0 and fills `out`, or:

@@ -32,10 +32,11 @@ struct udp_call {
     bool device_set = false;     // prev_device was read: put it back after a failure
     bool bound_shared = false;   // bound for good to a port with SO_REUSEADDR=1 (see finish)
     int prev_no_port = 0;        // IP_BIND_ADDRESS_NO_PORT as the caller set it (cleared meanwhile)
+    bool no_port_read = false;   // prev_no_port was read (no_port_off)
     bool rebind_device = false;  // connect(AF_UNSPEC) clears the bound device: set it again
     bool device_known = true;    // false: ifindex not read yet (see know_device)
     bool check_bound = false;    // a locked lookup that is not ours checks the bound port
-    bool found_unconnected = false;  // the last lookup named an unconnected socket
+    bool found_in_flight = false;  // the last lookup named a socket in flight (diag_answer)
     address src;                 // the source, IP known; the port set per attempt
 
     udp_call(const request& req, connectx_result& out) : r(req), res(out) {}
@@ -51,6 +52,9 @@ enum class lock_outcome {
     bound_elsewhere, // the socket is bound to another port than the candidate (see verify_locked)
 };
 
+// Clears IP_BIND_ADDRESS_NO_PORT, once a call, for a bind of port 0 that must take the port at
+// once (the lock holds a port only from its bind on); finish() sets it back.
+[[nodiscard]] int no_port_off(udp_call& c);
 // The local end for the caller's result, known without asking the kernel.
 void report_local(udp_call& c, const sockaddr* sa, socklen_t len);
 [[nodiscard]] int set_reuse(const udp_call& c, int v);

@@ -20,10 +20,6 @@
 #include "udp_call.hpp"
 #include "udp_port_search.hpp"
 
-#ifndef IP_BIND_ADDRESS_NO_PORT
-#define IP_BIND_ADDRESS_NO_PORT 24
-#endif
-
 namespace cx::detail {
 namespace {
 
@@ -39,12 +35,8 @@ int begin(udp_call& c) {
     if (int e = netns_for_socket(c.fd(), c.ns)) return e;
     if (int e = sys::getsockopt_int(c.fd(), SOL_SOCKET, SO_REUSEADDR, c.prev_reuse)) return e;
     c.reuse_read = true;
-    // A program may set IP_BIND_ADDRESS_NO_PORT on every client socket; on UDP it would keep the
-    // bind from taking the candidate port, and connect() would autobind one instead.
-    if (int e = sys::getsockopt_int(c.fd(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, c.prev_no_port))
-        return e;
-    if (c.prev_no_port)
-        if (int e = sys::setsockopt_int(c.fd(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 0)) return e;
+    // IP_BIND_ADDRESS_NO_PORT matters only to a bind of port 0 under the lock: the port search
+    // asks for it there (no_port_off).
     // bind(2) and connect(2) of a scoped address set the device before they can fail, and do
     // not undo it: with one, as with opts.ifindex, the device is read first, to be put back.
     const bool scoped = c.r.src.needs_scope() || c.r.dst.needs_scope();

@@ -17,6 +17,10 @@
 #include "sys.hpp"
 #include "udp_call.hpp"
 
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
+
 namespace cx::detail {
 namespace {
 
@@ -72,6 +76,15 @@ int verify_locked(udp_call& c, uint16_t port, bool& elsewhere) {
 void report_local(udp_call& c, const sockaddr* sa, socklen_t len) {
     std::memcpy(&c.res.local, sa, len);
     if (sa->sa_family == AF_INET6) reinterpret_cast<sockaddr_in6*>(&c.res.local)->sin6_flowinfo = 0;
+}
+
+int no_port_off(udp_call& c) {
+    if (c.no_port_read) return 0;
+    if (int e = sys::getsockopt_int(c.fd(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, c.prev_no_port))
+        return e;
+    c.no_port_read = true;
+    if (!c.prev_no_port) return 0;
+    return sys::setsockopt_int(c.fd(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 0);
 }
 
 int set_reuse(const udp_call& c, int v) {
@@ -145,7 +158,7 @@ int lookup(udp_call& c, uint16_t port, diag_answer& out) {
         return e;
     }
     if (out.cookie) c.ns->diag_answered.store(true, std::memory_order_relaxed);
-    c.found_unconnected = out.cookie && out.unconnected;
+    c.found_in_flight = out.cookie && out.in_flight;
     return 0;
 }
 

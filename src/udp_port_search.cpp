@@ -26,6 +26,15 @@
 //             once (another process's lock lasts microseconds), then marked for a while
 //             (udp_port_hints); before EAGAIN the marks are forgotten for one last round.
 //   device    connect(AF_UNSPEC) clears the socket's device: give_back() sets it again.
+//   landing   a bind alone through the range is checked for where it landed (getsockname) only
+//             when the call's span is narrower than the namespace's range (a per-call range, the
+//             socket's own): elsewhere in the namespace's range it is a port the kernel chose
+//             under the live sysctls and holds alone, as good as the candidate. The lock path
+//             learns where it is from its lookup.
+//   no port   IP_BIND_ADDRESS_NO_PORT (a program may set it on every client socket) keeps a bind
+//             of port 0 from taking the port: the lock clears it first (no_port_off). Alone, the
+//             bind takes the address and connect() the candidate, autobound as exclusively as a
+//             bind would; EAGAIN from connect() then says the candidate was taken.
 #include "udp_port_search.hpp"
 
 #include <netinet/in.h>
@@ -92,14 +101,16 @@ private:
     bool lpr_ = false;       // the kernel has IP_LOCAL_PORT_RANGE
     uint32_t prev_lpr_ = 0;  // the socket's own range, restored at the end
     bool fresh_ = false;     // the sysctls were read during this call
+    bool check_landing_ = false;  // the span is narrower than the namespace's range
+    bool landed_known_ = false;   // the last bind alone was checked to be on its candidate
     bool alone_ = false;     // the next bind is without SO_REUSEADDR
     bool reuse_ = false;     // SO_REUSEADDR as it is now
     uint32_t looked_ = 0;    // ports probed during the call, in span_
     port_span span_;         // the span they were probed in
     int elsewhere_ = 0;
     bool final_round_ = false;  // blocked marks forgotten for one last look before EAGAIN
-    // Ports an unconnected socket was found on, or whose bind failed: maybe another process's
-    // connectx() between its bind and its connect. Looked at again, a few times, before EAGAIN.
+    // Ports a socket in flight was found on (diag_answer::in_flight), or whose bind failed: maybe
+    // another process's connectx() between its bind and its connect. Looked at again, a few times, before EAGAIN.
     static constexpr size_t kRecheck = 64;
     // After 0.2, 1, 4, 16 and 64 ms: a peer descheduled mid-call on a loaded machine can take
     // that long. Only a call about to say EAGAIN waits, and only for ports seen in flight.
@@ -107,7 +118,7 @@ private:
     uint16_t recheck_[kRecheck] = {};
     size_t nrecheck_ = 0;
     int rechecks_ = 0;
-    void note_unconnected(uint16_t port) {
+    void note_in_flight(uint16_t port) {
         if (nrecheck_ < kRecheck) recheck_[nrecheck_++] = port;
     }
     int recheck(uint16_t& port);
@@ -131,6 +142,7 @@ int port_search::start() {
     lpr_ = e == 0;
     if (e && e != ENOPROTOOPT) return e;
     prev_lpr_ = uint32_t(sock_range);
+    check_landing_ = c_.r.has_range() || prev_lpr_ != 0;
     if (!lpr_ || prev_lpr_ != 0 || !c_.ns->sysctls_known())
         if (int e2 = refresh()) return e2;
     std::memcpy(key_.src, ip_bytes(c_.src, c_.v4_table), c_.ip_len());
@@ -195,7 +207,7 @@ int port_search::probe(port_span span) {
     for (size_t i = 0; i < n; ++i) {
         if (a[i].cookie) {
             c_.ns->diag_answered.store(true, std::memory_order_relaxed);
-            if (a[i].unconnected) note_unconnected(ports[i]);
+            if (a[i].in_flight) note_in_flight(ports[i]);
             continue;
         }
         if (!hints_of(c_).is_blocked(key_, ports[i])) free[nfree++] = ports[i];
@@ -246,6 +258,8 @@ int port_search::bind_candidate(uint16_t port, address& at) {
     }
     at = c_.src;
     if (lpr_) {
+        if (!alone_)
+            if (int e = no_port_off(c_)) return e;
         // The kernel binds the one port of [port, port] and does not user-lock it.
         uint32_t one = uint32_t(port) << 16 | port;
         if (int e = sys::setsockopt_int(c_.fd(), IPPROTO_IP, IP_LOCAL_PORT_RANGE, int(one)))
@@ -272,6 +286,7 @@ int port_search::give_back() {
 
 int port_search::try_candidate(uint16_t port, outcome& out) {
     ++c_.res.attempts;
+    landed_known_ = false;
     address at;
     if (int e = bind_candidate(port, at)) {
         if (e != EADDRINUSE) return e;
@@ -283,19 +298,25 @@ int port_search::try_candidate(uint16_t port, outcome& out) {
         sched_yield();
         if (bind_candidate(port, at) == 0) return lock_candidate(port, at, out);
         hints_of(c_).mark_blocked(key_, port);
-        note_unconnected(port);  // looked at again before EAGAIN, as a port in flight
+        note_in_flight(port);  // looked at again before EAGAIN, as a port in flight
         out = outcome::blocked;
         return 0;
     }
-    if (alone_ && lpr_) {
+    if (alone_ && lpr_ && check_landing_) {
         // The kernel ignores a socket's range outside ip_local_port_range and binds another
         // port from there: a range changed since it was read.
         uint16_t landed = 0;
         if (int e = bound_port(c_.fd(), landed)) return e;
+        if (landed == 0) {  // IP_BIND_ADDRESS_NO_PORT: the bind took no port
+            if (int e = give_back()) return e;
+            if (int e = no_port_off(c_)) return e;
+            return try_candidate(port, out);
+        }
         if (landed != port) {
             out = outcome::elsewhere;
             return give_back();
         }
+        landed_known_ = true;
     }
     return lock_candidate(port, at, out);
 }
@@ -306,6 +327,14 @@ int port_search::lock_candidate(uint16_t port, const address& at, outcome& out) 
     bool elsewhere = false;
     if (alone_) {
         r = connect_alone(c_);
+        if (r == EAGAIN && lpr_) {
+            // IP_BIND_ADDRESS_NO_PORT left the port to connect(), which found it taken.
+            reuse_ = true;  // connect_alone shared the socket
+            if (int e = give_back()) return e;
+            if (int e = no_port_off(c_)) return e;
+            alone_failed();
+            return try_candidate(port, out);
+        }
     } else {
         c_.res.technique = CONNECTX_TECH_UDP_LOCK;
         c_.check_bound = lpr_;  // only the bind through the range can land elsewhere
@@ -313,7 +342,8 @@ int port_search::lock_candidate(uint16_t port, const address& at, outcome& out) 
     }
     if (r == 0) {
         out = outcome::connected;
-        report_local(c_, at.sa(), at.size());
+        // Where the socket is, when known; otherwise the caller's result asks (connect.cpp).
+        if (!alone_ || !lpr_ || landed_known_) report_local(c_, at.sa(), at.size());
         return 0;
     }
     const bool was_alone = alone_;
@@ -328,7 +358,7 @@ int port_search::lock_candidate(uint16_t port, const address& at, outcome& out) 
         return r;
     }
     out = elsewhere ? outcome::elsewhere : outcome::taken;
-    if (!elsewhere && c_.found_unconnected) note_unconnected(port);
+    if (!elsewhere && c_.found_in_flight) note_in_flight(port);
     return give_back();
 }
 
@@ -339,7 +369,7 @@ int port_search::fail(int e) {
     return e;
 }
 
-// Looks again, after a moment, at the ports where an unconnected socket was: one that the lookups
+// Looks again, after a moment, at the ports where a socket in flight was: one that the lookups
 // now find free (its connectx() went on, toward another destination) becomes the candidate.
 int port_search::recheck(uint16_t& port) {
     static constexpr useconds_t kWaitUs[kRechecks] = {200, 1000, 4000, 16000, 64000};
@@ -364,7 +394,7 @@ int port_search::recheck(uint16_t& port) {
     size_t nfree = 0;
     for (size_t i = 0; i < n; ++i) {
         if (!a[i].cookie) free[nfree++] = recheck_[i];
-        else if (a[i].unconnected) recheck_[keep++] = recheck_[i];  // still there: maybe later
+        else if (a[i].in_flight) recheck_[keep++] = recheck_[i];  // still there: maybe later
     }
     nrecheck_ = keep;
     if (nfree == 0) return 0;
