@@ -1,7 +1,7 @@
 // udp_fill_bench.cpp - UDP at scale: the cost of one connect by how full the 4-tuples are, for
 // connectx and for the bare technique filled the same way, in one run.
 //
-//   udp_fill_bench [--shapes PxD,...] [--no-source] [--busy N] [--churn N]
+//   udp_fill_bench [--shapes PxD,...] [--no-source] [--busy N] [--churn N] [--memory N]
 //
 // Each fill runs in a private network namespace whose ip_local_port_range has P ports: connection
 // k goes to destination k mod D (round-robin, D addresses in 127.1/16), until P x D are open; then
@@ -13,10 +13,15 @@
 // kernel's UDP hash is shared by all namespaces). --churn N: after filling 95 % of 4096 x 4,
 // N times close a random flow and open one toward a random destination; EAGAIN while the
 // destination had a free port is counted as spurious.
+// --memory N: one flow toward each of N destinations (4 ports), the process's resident memory
+// before (after 64 destinations, which make the per-namespace state) and after, against the goal
+// of 4 MiB + 1 KiB per destination; at most 15,000 flows are held (the open-file limit), the
+// oldest closed behind the library's back.
 // Prints, per shape and band (0-10, 10-50, 50-90, 99-100 %), both costs in microseconds and each
 // one's growth against its own 10-50 % band of the 4096 x 4 fill; the goal is connectx's growth
 // at most 2x the bare technique's.
 #include <arpa/inet.h>
+#include <connectx/connectx.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -35,8 +40,6 @@
 #include <random>
 #include <string>
 #include <vector>
-
-#include <connectx/connectx.h>
 
 namespace {
 
@@ -223,6 +226,51 @@ fill_result run_fill(shape sh, bool bare, bool with_source, long churn) {
     return r;
 }
 
+// The process's resident memory in KiB (VmRSS).
+long rss_kib() {
+    FILE* f = std::fopen("/proc/self/status", "r");
+    if (!f) die("/proc/self/status");
+    char line[256];
+    long kib = -1;
+    while (std::fgets(line, sizeof line, f))
+        if (std::sscanf(line, "VmRSS: %ld kB", &kib) == 1) break;
+    std::fclose(f);
+    return kib;
+}
+
+// --memory: see the top of the file. Runs in a child in its own namespace; 0 when the goal is met.
+int run_memory(long dests, bool with_source) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        enter_namespace(4);
+        constexpr size_t kHeld = 15000;
+        constexpr long kWarm = 64;
+        std::vector<int> ring(kHeld, -1);
+        auto one = [&](long d) {
+            int& slot = ring[size_t(d) % kHeld];
+            if (slot >= 0) close(slot);
+            slot = open_one(false, with_source, int(d), 0);
+            if (slot < 0) die("connectx");
+        };
+        for (long d = 0; d < kWarm; ++d) one(d);
+        const long before = rss_kib();
+        for (long d = kWarm; d < dests; ++d) one(d);
+        const long after = rss_kib();
+        const long grown = after - before;
+        const long allowed = 4096 + (dests - kWarm);
+        std::printf(
+            "memory: %ld destinations, one flow each: resident %ld KiB -> %ld KiB, "
+            "+%ld KiB (%.0f bytes a destination); goal at most +%ld KiB: %s\n",
+            dests, before, after, grown, double(grown) * 1024.0 / double(dests - kWarm), allowed,
+            grown <= allowed ? "met" : "NOT met");
+        std::fflush(stdout);
+        _exit(grown <= allowed ? 0 : 1);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
 fill_result average(const fill_result& a, const fill_result& b) {
     fill_result r = a;
     for (int i = 0; i < kBands; ++i) {
@@ -291,7 +339,7 @@ void stop_holders(const std::vector<pid_t>& pids) {
 int main(int argc, char** argv) {
     std::vector<shape> shapes = {{4096, 4}, {256, 64}, {240, 68}, {16, 1024}, {4, 4096}};
     bool with_source = true;
-    long busy = 0, churn = 0;
+    long busy = 0, churn = 0, memory = 0;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--no-source") {
@@ -300,6 +348,12 @@ int main(int argc, char** argv) {
             busy = std::atol(argv[++i]);
         } else if (a == "--churn" && i + 1 < argc) {
             churn = std::atol(argv[++i]);
+        } else if (a == "--memory" && i + 1 < argc) {
+            memory = std::atol(argv[++i]);
+            if (memory <= 64 || memory > 65000) {
+                std::fprintf(stderr, "udp_fill_bench: --memory takes 65..65000 destinations\n");
+                return 2;
+            }
         } else if (a == "--shapes" && i + 1 < argc) {
             shapes.clear();
             std::string list = argv[++i];
@@ -318,30 +372,33 @@ int main(int argc, char** argv) {
         } else {
             std::fprintf(stderr,
                          "usage: udp_fill_bench [--shapes PxD,...] [--no-source] [--busy N] "
-                         "[--churn N]\n");
+                         "[--churn N] [--memory N]\n");
             return 2;
         }
     }
+    if (memory) return run_memory(memory, with_source);
     setpgid(0, 0);
     std::vector<pid_t> holders;
     if (busy) holders = start_holders(busy);
-    std::printf("UDP round-robin fills, source %s%s; microseconds per connect (socket..connect)\n",
-                with_source ? "127.0.0.1" : "from the route",
-                busy ? (", " + std::to_string(busy) + " UDP sockets held in another namespace").c_str()
-                     : "");
+    std::printf(
+        "UDP round-robin fills, source %s%s; microseconds per connect (socket..connect)\n",
+        with_source ? "127.0.0.1" : "from the route",
+        busy ? (", " + std::to_string(busy) + " UDP sockets held in another namespace").c_str()
+             : "");
     if (churn) {
         shape sh{4096, 4};
         fill_result cx = average(run_fill(sh, false, with_source, churn),
                                  run_fill(sh, false, with_source, churn));
-        fill_result bare = average(run_fill(sh, true, with_source, churn),
-                                   run_fill(sh, true, with_source, churn));
+        fill_result bare =
+            average(run_fill(sh, true, with_source, churn), run_fill(sh, true, with_source, churn));
         double cx_us = cx.churn_us / double(std::max(1L, cx.churn_calls));
         double bare_us = bare.churn_us / double(std::max(1L, bare.churn_calls));
         double cx_ref = cx.band_us(1), bare_ref = bare.band_us(1);
-        std::printf("churn at 95%% of 4096x4, %ld calls x2: connectx %.1f us (%.2fx its 10-50%% "
-                    "band), bare %.1f us (%.2fx), growth ratio %.2f; spurious EAGAIN %ld\n",
-                    churn, cx_us, cx_us / cx_ref, bare_us, bare_us / bare_ref,
-                    (cx_us / cx_ref) / (bare_us / bare_ref), cx.spurious_eagain);
+        std::printf(
+            "churn at 95%% of 4096x4, %ld calls x2: connectx %.1f us (%.2fx its 10-50%% "
+            "band), bare %.1f us (%.2fx), growth ratio %.2f; spurious EAGAIN %ld\n",
+            churn, cx_us, cx_us / cx_ref, bare_us, bare_us / bare_ref,
+            (cx_us / cx_ref) / (bare_us / bare_ref), cx.spurious_eagain);
         stop_holders(holders);
         return 0;
     }
@@ -366,8 +423,8 @@ int main(int argc, char** argv) {
                         cx.band_us(b), bare.band_us(b), g_cx, g_bare, g_cx / g_bare);
         }
         const long total = long(sh.ports) * sh.dests;
-        std::printf("%-10s opened %ld and %ld of %ld, then %s\n", name, a1.opened, a2.opened,
-                    total, a1.last_errno ? strerrorname_np(a1.last_errno) : "no error");
+        std::printf("%-10s opened %ld and %ld of %ld, then %s\n", name, a1.opened, a2.opened, total,
+                    a1.last_errno ? strerrorname_np(a1.last_errno) : "no error");
     }
     stop_holders(holders);
     return 0;

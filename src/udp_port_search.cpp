@@ -98,23 +98,25 @@ private:
 
     udp_call& c_;
     dest_key key_;
-    bool lpr_ = false;       // the kernel has IP_LOCAL_PORT_RANGE
-    uint32_t prev_lpr_ = 0;  // the socket's own range, restored at the end
-    bool fresh_ = false;     // the sysctls were read during this call
+    bool lpr_ = false;            // the kernel has IP_LOCAL_PORT_RANGE
+    uint32_t prev_lpr_ = 0;       // the socket's own range, restored at the end
+    bool fresh_ = false;          // the sysctls were read during this call
     bool check_landing_ = false;  // the span is narrower than the namespace's range
     bool landed_known_ = false;   // the last bind alone was checked to be on its candidate
-    bool alone_ = false;     // the next bind is without SO_REUSEADDR
-    bool reuse_ = false;     // SO_REUSEADDR as it is now
-    uint32_t looked_ = 0;    // ports probed during the call, in span_
-    port_span span_;         // the span they were probed in
+    bool alone_ = false;          // the next bind is without SO_REUSEADDR
+    bool reuse_ = false;          // SO_REUSEADDR as it is now
+    uint32_t looked_ = 0;         // ports probed during the call, in span_
+    port_span span_;              // the span they were probed in
     int elsewhere_ = 0;
     bool final_round_ = false;  // blocked marks forgotten for one last look before EAGAIN
     // Ports a socket in flight was found on (diag_answer::in_flight), or whose bind failed: maybe
-    // another process's connectx() between its bind and its connect. Looked at again, a few times, before EAGAIN.
+    // another process's connectx() between its bind and its connect. Looked at again, a few
+    // times, before EAGAIN.
     static constexpr size_t kRecheck = 64;
-    // After 0.2, 1, 4, 16 and 64 ms: a peer descheduled mid-call on a loaded machine can take
-    // that long. Only a call about to say EAGAIN waits, and only for ports seen in flight.
-    static constexpr int kRechecks = 5;
+    // After 0.2, 1, 4, 16, 64 and 256 ms: a peer descheduled mid-call on a loaded machine can
+    // take that long (seen: over 85 ms at a load average of 13 on 2 cores). Only a call about to
+    // say EAGAIN waits, and only for ports seen in flight.
+    static constexpr int kRechecks = 6;
     uint16_t recheck_[kRecheck] = {};
     size_t nrecheck_ = 0;
     int rechecks_ = 0;
@@ -150,8 +152,8 @@ int port_search::start() {
     key_.dport = c_.r.dst.port();
     key_.family = uint16_t(c_.family());
     key_.ifindex = c_.ifindex;
-    alone_ = !c_.prev_reuse && (!lpr_ || now_ms() >= c_.ns->alone_after_ms.load(
-                                                         std::memory_order_relaxed));
+    alone_ = !c_.prev_reuse &&
+             (!lpr_ || now_ms() >= c_.ns->alone_after_ms.load(std::memory_order_relaxed));
     reuse_ = c_.prev_reuse != 0;
     return 0;
 }
@@ -197,7 +199,8 @@ int port_search::probe(port_span span) {
     const uint32_t seq0 = c_.diag.next_seq();
     for (size_t i = 1; i < n; ++i) c_.diag.next_seq();
     ++c_.res.lookups;  // one round trip
-    if (int e = sock_diag_lookup_batch(c_.diag.fd(), c_.diag.portid(), seq0, IPPROTO_UDP, t, n, a)) {
+    if (int e =
+            sock_diag_lookup_batch(c_.diag.fd(), c_.diag.portid(), seq0, IPPROTO_UDP, t, n, a)) {
         c_.diag.discard();  // late answers may still come
         c_.diag_leased = false;
         return e;
@@ -372,7 +375,7 @@ int port_search::fail(int e) {
 // Looks again, after a moment, at the ports where a socket in flight was: one that the lookups
 // now find free (its connectx() went on, toward another destination) becomes the candidate.
 int port_search::recheck(uint16_t& port) {
-    static constexpr useconds_t kWaitUs[kRechecks] = {200, 1000, 4000, 16000, 64000};
+    static constexpr useconds_t kWaitUs[kRechecks] = {200, 1000, 4000, 16000, 64000, 256000};
     usleep(kWaitUs[rechecks_++]);
     port = 0;
     diag_tuple t[kRecheck];
@@ -384,7 +387,8 @@ int port_search::recheck(uint16_t& port) {
     const uint32_t seq0 = c_.diag.next_seq();
     for (size_t i = 1; i < n; ++i) c_.diag.next_seq();
     ++c_.res.lookups;
-    if (int e = sock_diag_lookup_batch(c_.diag.fd(), c_.diag.portid(), seq0, IPPROTO_UDP, t, n, a)) {
+    if (int e =
+            sock_diag_lookup_batch(c_.diag.fd(), c_.diag.portid(), seq0, IPPROTO_UDP, t, n, a)) {
         c_.diag.discard();
         c_.diag_leased = false;
         return e;
@@ -393,8 +397,10 @@ int port_search::recheck(uint16_t& port) {
     uint16_t free[kSockDiagBatchMax];
     size_t nfree = 0;
     for (size_t i = 0; i < n; ++i) {
-        if (!a[i].cookie) free[nfree++] = recheck_[i];
-        else if (a[i].in_flight) recheck_[keep++] = recheck_[i];  // still there: maybe later
+        if (!a[i].cookie)
+            free[nfree++] = recheck_[i];
+        else if (a[i].in_flight)
+            recheck_[keep++] = recheck_[i];  // still there: maybe later
     }
     nrecheck_ = keep;
     if (nfree == 0) return 0;
