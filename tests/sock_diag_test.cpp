@@ -105,6 +105,29 @@ TEST(SockDiagLookupReply, FoundGivesTheCookie) {
     EXPECT_EQ(*a.cookie, 0x1122334455667788ull);
 }
 
+// The socket an answer names holds the flow for good only when it is on the port asked about
+// and connected to the remote end asked about (a dual-stack socket reports it IPv4-mapped).
+TEST(SockDiagLookupReply, InFlightUnlessConnectedToTheRemoteAskedAbout) {
+    auto answer = [](int family, const char* remote, uint16_t remote_port, uint16_t local_port) {
+        inet_diag_msg m{};
+        m.idiag_family = uint8_t(family);
+        m.id.idiag_sport = htons(local_port);
+        m.id.idiag_dport = htons(remote_port);
+        if (remote) inet_pton(family, remote, m.id.idiag_dst);
+        m.id.idiag_cookie[0] = 9;
+        diag_answer a;
+        EXPECT_EQ(parse(message(SOCK_DIAG_BY_FAMILY, &m, sizeof m), a), 0);
+        return a.in_flight;
+    };
+    EXPECT_FALSE(answer(AF_INET, "127.0.1.1", 5353, 40000)) << "connected to the flow";
+    EXPECT_FALSE(answer(AF_INET6, "::ffff:127.0.1.1", 5353, 40000)) << "dual-stack, connected";
+    EXPECT_TRUE(answer(AF_INET, nullptr, 0, 40000)) << "unconnected";
+    EXPECT_TRUE(answer(AF_INET, "127.0.1.2", 5353, 40000)) << "connected to another address";
+    EXPECT_TRUE(answer(AF_INET, "127.0.1.1", 5354, 40000)) << "connected to another port";
+    EXPECT_TRUE(answer(AF_INET6, "::1", 5353, 40000)) << "an IPv6 remote";
+    EXPECT_TRUE(answer(AF_INET, "127.0.1.1", 5353, 40001)) << "moved to another local port";
+}
+
 TEST(SockDiagLookupReply, EnoentIsNotFoundAndOtherErrorsAreErrors) {
     diag_answer a;
     a.cookie = 1;
