@@ -8,6 +8,8 @@
 //   BM_ConnectxWildcard         socket + connectx(NULL, dst) + close (route lookup too)
 //   BM_ConnectxExplicitPort     socket + connectx(src IP:port, dst) + close
 //   BM_UdpPairedRatio/0, 1, 2   the three above against plain, paired: the ratios
+//   BM_UdpFloorRatio/0, 1       source IP and wildcard against the bare calls of a port bound
+//                               alone (the floor of the technique), paired
 //   BM_RangeFill/0 and /1       fill the 10,000-port range toward one destination from one
 //                               source IP (/1: with SO_REUSEADDR set by the caller, which forces
 //                               the lock); time per connect in the 0-10% and 99-100% bands and
@@ -212,6 +214,40 @@ void BM_UdpPairedRatio(benchmark::State& state) {
     run_paired_ratio(state, plain, other);
 }
 BENCHMARK(BM_UdpPairedRatio)->Arg(0)->Arg(1)->Arg(2)->MinTime(5.0);
+
+// connectx against the floor of its technique, paired the same way: the bare system calls of a
+// port bound alone, the port known (socket + bind(ip, P) + connect + SO_REUSEADDR=1 + close; P
+// walks 1,000 ports below the namespace's range, each free again when its socket closes). The
+// other side: 0 connectx with a source IP, 1 with a wildcard source.
+void BM_UdpFloorRatio(benchmark::State& state) {
+    const cx::address* src = state.range(0) == 0 ? &src_ip() : nullptr;
+    const auto d = dst();
+    uint16_t next = 0;
+    auto floor = [&] {
+        cx::address at = src_ip();
+        at.set_port(uint16_t(29000 + next++ % 1000));
+        int fd = udp_socket();
+        int one = 1;
+        bool ok = ::bind(fd, at.sa(), at.size()) == 0 && ::connect(fd, d.sa(), d.size()) == 0 &&
+                  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0;
+        int e = errno;
+        ::close(fd);
+        errno = e;
+        return ok;
+    };
+    auto other = [&] {
+        int fd = udp_socket();
+        bool ok = connectx(fd, src ? src->sa() : nullptr, src ? src->size() : 0, d.sa(), d.size(),
+                           nullptr) == 0;
+        int e = errno;
+        ::close(fd);
+        errno = e;
+        return ok;
+    };
+    for (int i = 0; i < 100; ++i) other();  // warm: per-namespace state, pools, buffers
+    run_paired_ratio(state, floor, other);
+}
+BENCHMARK(BM_UdpFloorRatio)->Arg(0)->Arg(1)->MinTime(5.0);
 
 // Fills the whole range toward one destination from one source IP, then closes everything.
 // Per band of occupancy: mean CPU time per connect and mean lookups per connect.

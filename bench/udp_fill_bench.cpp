@@ -7,8 +7,12 @@
 // k goes to destination k mod D (round-robin, D addresses in 127.1/16), until P x D are open; then
 // one more call must fail with EAGAIN. connectx gets the source address 127.0.0.1 (or none, with
 // --no-source) and searches; the bare technique is told the port (SO_REUSEADDR + bind(ip, port) +
-// connect, the port known: k / D), so it is the kernel's own cost of the same flows. A call's cost
-// is socket() through connect, wall clock. The fills alternate A B B A per shape.
+// connect, the port known), so it is the kernel's own cost of the same flows. Its ports fill
+// evenly, as connectx's do (each destination's walk starts at a random port): the j-th flow toward
+// destination d takes port (j + d) mod P. (Until 2026-12-04 it took port j, filling the range one
+// port after another; its binds then walked shorter chains, with better locality, than connectx's
+// in the P < D shapes.) A call's cost is socket() through connect, wall clock. The fills alternate
+// A B B A per shape.
 // --busy N: N connected UDP sockets held first by other processes in another namespace (the
 // kernel's UDP hash is shared by all namespaces). --churn N: after filling 95 % of 4096 x 4,
 // N times close a random flow and open one toward a random destination; EAGAIN while the
@@ -155,7 +159,8 @@ fill_result run_fill(shape sh, bool bare, bool with_source, long churn) {
         for (long k = 0; k < target; ++k) {
             const int d = int(k % sh.dests);
             double t0 = now_us();
-            int fd = open_one(bare, with_source, d, uint16_t(20000 + k / sh.dests));
+            const long j = k / sh.dests;  // the j-th flow toward d
+            int fd = open_one(bare, with_source, d, uint16_t(20000 + (j + d) % sh.ports));
             double t1 = now_us();
             if (fd < 0) {
                 r.last_errno = errno;
