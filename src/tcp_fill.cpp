@@ -25,6 +25,8 @@ namespace {
 
 // Set once a socket refused IP_LOCAL_PORT_RANGE (ENOPROTOOPT: before 6.3): nothing here helps.
 std::atomic<bool> g_no_local_port_range{false};
+// The low end of the ip_local_port_range a sample last read (any namespace), -1 before.
+std::atomic<int> g_last_low{-1};
 
 // IP_LOCAL_PORT_RANGE with a low bound of 1 and no high bound: the kernel ignores a bound outside
 // the namespace's range, so this is exactly that range, whatever it is now, searched in single
@@ -177,14 +179,19 @@ void tcp_fill_hint::learn_port_taken() noexcept {
 }
 
 // Every kSampleEvery-th call: a port of the other parity than the range's low end means the
-// kernel's first pass found nothing free toward the destination.
+// kernel's first pass found nothing free toward the destination. The low end last seen is kept
+// process-wide so that a sample costs one getsockname(): only a port that looks like the
+// second pass's has the namespace's own range read.
 void tcp_fill_hint::sample() noexcept {
     static thread_local uint32_t calls = 0;
     if (++calls % kSampleEvery != 0) return;
     const uint16_t port = local_port(r_.fd);
-    if (port == 0 || netns_for_socket(r_.fd, ns_) != 0) return;
+    const int low = g_last_low.load(std::memory_order_relaxed);
+    if (port == 0 || (low >= 0 && (port - low) % 2 == 0)) return;
+    if (netns_for_socket(r_.fd, ns_) != 0) return;
     if (!ns_->sysctls_known() && ns_->refresh_sysctls() != 0) return;
     const port_span span = ns_->range_copy();
+    g_last_low.store(span.lo, std::memory_order_relaxed);
     if (!span.contains(port) || (port - span.lo) % 2 == 0) return;
     int range = 0;
     if (int e = sys::getsockopt_int(r_.fd, IPPROTO_IP, IP_LOCAL_PORT_RANGE, range)) {
