@@ -84,18 +84,35 @@ void mark_entry(const diag_entry& e, void* ctx) {
 
 enum class busy { yes, no, unknown };
 
-// Dumps the sockets toward `key` in the namespace, marks their ports and the reserved ones, and
-// keeps that as the hint if at least half the range is taken (past the kernel's first pass).
-busy learn(netns_state& ns, const request& r, const dest_key& key) {
-    if (ns.refresh_sysctls() != 0) return busy::unknown;
-    const port_span span = ns.range_copy();
-    // Rare (a destination found busy, or its hint a second old): allocating here is fine.
-    std::unique_ptr<port_bitmap> taken(new (std::nothrow) port_bitmap);
+// The ports of `span` that the namespace's reserved list holds, marked in `taken`.
+bool mark_reserved(netns_state& ns, port_span span, port_bitmap& taken) {
     std::unique_ptr<reserved_ports> reserved(new (std::nothrow) reserved_ports);
-    if (!taken || !reserved) return busy::unknown;
+    if (!reserved) return false;
     ns.reserved_copy(*reserved);
     for (uint32_t p = span.lo; p <= span.hi; ++p)
-        if (reserved->test(uint16_t(p))) taken->set(uint16_t(p));
+        if (reserved->test(uint16_t(p))) taken.set(uint16_t(p));
+    return true;
+}
+
+// A destination just found busy: the kernel's first pass found none of the ports of the low end's
+// parity free toward it, so they start marked (with the reserved ones); the others the kernel
+// took since then cost a retry each. No dump here: it would cost the call that found the
+// destination busy a few milliseconds (~4,000 sockets); the first refresh makes one.
+busy engage(netns_state& ns, const dest_key& key, port_span span) {
+    // Rare (once per busy destination): allocating here is fine.
+    std::unique_ptr<port_bitmap> taken(new (std::nothrow) port_bitmap);
+    if (!taken || !mark_reserved(ns, span, *taken)) return busy::unknown;
+    for (uint32_t p = span.lo; p <= span.hi; p += 2) taken->set(uint16_t(p));
+    return ns.tcp_hints.install(key, span, *taken, now_ms()) == 0 ? busy::yes : busy::unknown;
+}
+
+// Dumps the sockets toward `key` in the namespace, marks their ports and the reserved ones, and
+// keeps that as the hint while at least half the range is taken.
+busy relearn(netns_state& ns, const request& r, const dest_key& key) {
+    if (ns.refresh_sysctls() != 0) return busy::unknown;
+    const port_span span = ns.range_copy();
+    std::unique_ptr<port_bitmap> taken(new (std::nothrow) port_bitmap);
+    if (!taken || !mark_reserved(ns, span, *taken)) return busy::unknown;
     nl_lease nl;
     if (ns.lease(NETLINK_SOCK_DIAG, r.fd, nl) != 0) return busy::unknown;
     dump_marks marks{&key, taken.get()};
@@ -138,7 +155,7 @@ void tcp_fill_hint::apply() noexcept {
     uint16_t port = 0;
     hint_pick got = ns_->tcp_hints.pick(key_, now_ms(), port);
     if (got == hint_pick::refresh_due) {
-        if (learn(*ns_, r_, key_) != busy::yes) {
+        if (relearn(*ns_, r_, key_) != busy::yes) {
             ns_->tcp_hints.forget(key_);
             tcp_busy_remove(hash_);
             return;
@@ -199,7 +216,7 @@ void tcp_fill_hint::sample() noexcept {
         return;
     }
     if (range != 0) return;  // single steps: parity says nothing
-    if (learn(*ns_, r_, key_) == busy::yes && !tcp_busy_add(hash_)) ns_->tcp_hints.forget(key_);
+    if (engage(*ns_, key_, span) == busy::yes && !tcp_busy_add(hash_)) ns_->tcp_hints.forget(key_);
 }
 
 }  // namespace cx::detail

@@ -334,6 +334,41 @@ TEST(TcpFillNetns, FailureLeavesTheSocketsOptionsAsTheCallerHadThem) {
     });
 }
 
+// After kRefreshMs the hint is made again from a SOCK_DIAG dump of the sockets toward the
+// destination: exact, so the fill goes on without retries; once fewer than half the ports are
+// taken the destination is no longer busy and the kernel searches as always.
+TEST(TcpFillNetns, HintIsRemadeFromADumpAndDroppedWhenNoLongerBusy) {
+    CXTEST_REQUIRE_NETNS();
+    cxtest::run_in_netns([] {
+        const bool lpr = kernel_has_local_port_range();  // else no hint, the same ports
+        cxtest::unique_fd l(cxtest::tcp_listener(kDst));
+        const auto src = cxtest::v4(cxtest::kSrcV4);
+        std::vector<call> open;
+        fill(&src, kDst, open, 50);
+        ASSERT_EQ(open.size(), 50u);
+        usleep(1100 * 1000);  // past kRefreshMs
+        std::vector<call> more;
+        call last = fill(&src, kDst, more);
+        EXPECT_EQ(last.err, EADDRNOTAVAIL);
+        EXPECT_EQ(int(more.size()), kRange - 50);
+        EXPECT_EQ(hinted(more), lpr ? kRange - 50 : 0) << "every call after the dump hinted";
+        for (const call& m : more) EXPECT_EQ(m.attempts, 0u) << "a retry after an exact dump";
+        open.insert(open.end(), more.begin(), more.end());
+        expect_ports(open, kLo, kHi);
+        // Down to 8 held: the next refresh finds the destination no longer busy.
+        while (open.size() > 8) {
+            close_now(open.back().fd);
+            open.pop_back();
+        }
+        usleep(1100 * 1000);
+        call c = connect_one(&src, kDst);
+        EXPECT_EQ(c.err, 0);
+        EXPECT_FALSE(c.hinted);
+        close_now(c.fd);
+        close_all(open);
+    });
+}
+
 TEST(TcpFillNetns, Ipv6SourceFillsToTheLastPortThenEaddrnotavail) {
     CXTEST_REQUIRE_NETNS();
     cxtest::run_in_netns([] {
