@@ -120,6 +120,16 @@ void expect_ports(const std::vector<call>& open, uint16_t lo, uint16_t hi,
     }
 }
 
+// Fills on from `open` until connectx fails: expects EADDRNOTAVAIL once `want` are open, each on
+// its own port of [kLo, kHi] outside `reserved`.
+void expect_fill_to(const cx::address* src, const cx::address& dst, std::vector<call>& open,
+                    int want, const std::set<uint16_t>& reserved = {}) {
+    call last = fill(src, dst, open);
+    EXPECT_EQ(last.err, EADDRNOTAVAIL) << strerror(last.err);
+    EXPECT_EQ(int(open.size()), want);
+    expect_ports(open, kLo, kHi, reserved);
+}
+
 const cx::address kDst = cxtest::dst_v4(0, 8080);
 
 TEST(TcpFillNetns, SourceIpFillsToTheLastPortWithTheHintThenEaddrnotavail) {
@@ -128,10 +138,7 @@ TEST(TcpFillNetns, SourceIpFillsToTheLastPortWithTheHintThenEaddrnotavail) {
         cxtest::unique_fd l(cxtest::tcp_listener(kDst));
         const auto src = cxtest::v4(cxtest::kSrcV4);
         std::vector<call> open;
-        call last = fill(&src, kDst, open);
-        EXPECT_EQ(int(open.size()), kRange);
-        EXPECT_EQ(last.err, EADDRNOTAVAIL) << strerror(last.err);
-        expect_ports(open, kLo, kHi);
+        expect_fill_to(&src, kDst, open, kRange);
         if (kernel_has_local_port_range()) {
             EXPECT_GT(hinted(open), 0) << "the hint was never used past the first pass";
         } else {
@@ -146,10 +153,7 @@ TEST(TcpFillNetns, DestinationOnlyFillsToTheLastPortThenEaddrnotavail) {
     cxtest::run_in_netns([] {
         cxtest::unique_fd l(cxtest::tcp_listener(kDst));
         std::vector<call> open;
-        call last = fill(nullptr, kDst, open);
-        EXPECT_EQ(int(open.size()), kRange);
-        EXPECT_EQ(last.err, EADDRNOTAVAIL) << strerror(last.err);
-        expect_ports(open, kLo, kHi);
+        expect_fill_to(nullptr, kDst, open, kRange);
         if (kernel_has_local_port_range()) {
             EXPECT_GT(hinted(open), 0);
         }
@@ -281,10 +285,7 @@ TEST(TcpFillNetns, ReservedPortsAreNeverUsedEvenWhenReservedAfterTheHintWasMade)
             ++late;
         }
         ASSERT_EQ(cxtest::write_sysctl("net/ipv4/ip_local_reserved_ports", list), 0);
-        call last = fill(&src, kDst, open);
-        EXPECT_EQ(last.err, EADDRNOTAVAIL);
-        EXPECT_EQ(int(open.size()), kRange - int(reserved.size()));
-        expect_ports(open, kLo, kHi, reserved);
+        expect_fill_to(&src, kDst, open, kRange - int(reserved.size()), reserved);
         close_all(open);
     });
 }
@@ -376,10 +377,7 @@ TEST(TcpFillNetns, Ipv6SourceFillsToTheLastPortThenEaddrnotavail) {
         cxtest::unique_fd l(cxtest::tcp_listener(dst));
         const auto src = cxtest::v4(cxtest::kSrcV6);
         std::vector<call> open;
-        call last = fill(&src, dst, open);
-        EXPECT_EQ(int(open.size()), kRange);
-        EXPECT_EQ(last.err, EADDRNOTAVAIL);
-        expect_ports(open, kLo, kHi);
+        expect_fill_to(&src, dst, open, kRange);
         if (kernel_has_local_port_range()) {
             EXPECT_GT(hinted(open), 0);
         }
