@@ -21,8 +21,12 @@ uint64_t tcp_busy_hash(const dest_key& key) noexcept {
     return h ? h : 1;
 }
 
+bool tcp_busy_empty() noexcept {
+    return g_count.load(std::memory_order_relaxed) == 0;
+}
+
 bool tcp_busy_contains(uint64_t hash) noexcept {
-    if (g_count.load(std::memory_order_relaxed) == 0) return false;
+    if (tcp_busy_empty()) return false;
     for (auto& s : g_slots)
         if (s.load(std::memory_order_relaxed) == hash) return true;
     return false;

@@ -13,6 +13,7 @@ namespace cx::detail {
 
 // The key's hash (never 0: 0 marks an empty slot).
 uint64_t tcp_busy_hash(const dest_key& key) noexcept;
+bool tcp_busy_empty() noexcept;
 bool tcp_busy_contains(uint64_t hash) noexcept;
 // False when the set is full (kTcpBusyMax): the destination is then searched as always.
 bool tcp_busy_add(uint64_t hash) noexcept;

@@ -137,14 +137,18 @@ uint16_t local_port(int fd) {
 
 }  // namespace
 
-tcp_fill_hint::tcp_fill_hint(const request& r) noexcept : r_(r), eligible_(eligible(r)) {
-    if (!eligible_) return;
-    key_ = key_of(r);
+tcp_fill_hint::tcp_fill_hint(const request& r) noexcept : r_(r), eligible_(eligible(r)) {}
+
+void tcp_fill_hint::set_key() noexcept {
+    key_ = key_of(r_);
     hash_ = tcp_busy_hash(key_);
 }
 
 void tcp_fill_hint::apply() noexcept {
-    if (!eligible_ || !tcp_busy_contains(hash_)) return;
+    // The key is made only when some destination is busy: most calls pay one load here.
+    if (!eligible_ || tcp_busy_empty()) return;
+    set_key();
+    if (!tcp_busy_contains(hash_)) return;
     if (netns_for_socket(r_.fd, ns_) != 0) return;
     int range = 0;
     if (int e = sys::getsockopt_int(r_.fd, IPPROTO_IP, IP_LOCAL_PORT_RANGE, range)) {
@@ -216,6 +220,7 @@ void tcp_fill_hint::sample() noexcept {
         return;
     }
     if (range != 0) return;  // single steps: parity says nothing
+    set_key();
     if (engage(*ns_, key_, span) == busy::yes && !tcp_busy_add(hash_)) ns_->tcp_hints.forget(key_);
 }
 

@@ -61,6 +61,7 @@ public:
     bool retried() const noexcept { return retried_; }
 
 private:
+    void set_key() noexcept;
     void sample() noexcept;
     void learn_port_taken() noexcept;
 
