@@ -166,6 +166,12 @@ void tcp_fill_hint::apply() noexcept {
         }
         got = ns_->tcp_hints.pick(key_, now_ms(), port);
     }
+    if (got == hint_pick::not_busy) {
+        // Busy in another namespace, or forgotten here (least recently used): not to be asked
+        // on every call. A namespace where it is still busy finds it again by its samples.
+        tcp_busy_remove(hash_);
+        return;
+    }
     if (got != hint_pick::port && got != hint_pick::exhausted) return;
     const uint32_t value = port ? uint32_t(port) << 16 | port : kWholeRange;
     if (sys::setsockopt_int(r_.fd, IPPROTO_IP, IP_LOCAL_PORT_RANGE, int(value)) != 0) return;
@@ -209,8 +215,9 @@ void tcp_fill_hint::sample() noexcept {
     const uint16_t port = local_port(r_.fd);
     const int low = g_last_low.load(std::memory_order_relaxed);
     if (port == 0 || (low >= 0 && (port - low) % 2 == 0)) return;
-    if (netns_for_socket(r_.fd, ns_) != 0) return;
-    if (!ns_->sysctls_known() && ns_->refresh_sysctls() != 0) return;
+    // Rare from here on (a port of the other parity than the last low end seen): the range is
+    // read afresh, so a destination is never judged, nor its hint made, by a stale one.
+    if (netns_for_socket(r_.fd, ns_) != 0 || ns_->refresh_sysctls() != 0) return;
     const port_span span = ns_->range_copy();
     g_last_low.store(span.lo, std::memory_order_relaxed);
     if (!span.contains(port) || (port - span.lo) % 2 == 0) return;

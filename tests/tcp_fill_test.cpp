@@ -12,9 +12,11 @@
 #include <cerrno>
 #include <cstring>
 #include <set>
+#include <thread>
 #include <vector>
 
 #include "support/netns.hpp"
+#include "support/rtnl.hpp"
 #include "support/unique_fd.hpp"
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
@@ -366,6 +368,36 @@ TEST(TcpFillNetns, HintIsRemadeFromADumpAndDroppedWhenNoLongerBusy) {
         EXPECT_EQ(c.err, 0);
         EXPECT_FALSE(c.hinted);
         close_now(c.fd);
+        close_all(open);
+    });
+}
+
+// The hint is the socket's namespace's: the same addresses in another namespace, whose range is
+// empty, get that namespace's ports and no hint, and the first namespace still fills exactly.
+TEST(TcpFillNetns, BusyInOneNamespaceIsNotBusyInAnother) {
+    CXTEST_REQUIRE_NETNS();
+    cxtest::run_in_netns([] {
+        cxtest::unique_fd l(cxtest::tcp_listener(kDst));
+        const auto src = cxtest::v4(cxtest::kSrcV4);
+        std::vector<call> open;
+        fill(&src, kDst, open, 52);
+        ASSERT_EQ(open.size(), 52u);
+        std::thread([&] {
+            ASSERT_EQ(unshare(CLONE_NEWNET), 0) << strerror(errno);
+            ASSERT_EQ(cxtest::link_up("lo"), 0);
+            ASSERT_EQ(cxtest::write_sysctl("net/ipv4/ip_local_port_range", "50000 50063"), 0);
+            cxtest::unique_fd other(cxtest::tcp_listener(kDst));
+            std::vector<call> there;
+            fill(&src, kDst, there, 8);
+            ASSERT_EQ(there.size(), 8u);
+            for (const call& c : there) {
+                EXPECT_GE(c.port, 50000);
+                EXPECT_LE(c.port, 50063);
+            }
+            EXPECT_EQ(hinted(there), 0);
+            close_all(there);
+        }).join();
+        expect_fill_to(&src, kDst, open, kRange);
         close_all(open);
     });
 }
