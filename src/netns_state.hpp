@@ -7,7 +7,8 @@
 //   - ip_local_port_range and ip_local_reserved_ports of that namespace, kept open and pread()
 //     whenever a call needs them (refresh_sysctls()), re-parsed only when their text changed;
 //   - the UDP port search's own state: whether udp_diag has answered, the "alone" backoff and
-//     what it knows of the ports toward each destination (udp_port_hints).
+//     what it knows of the ports toward each destination (udp_port_hints);
+//   - the TCP hint of free ports toward busy destinations (tcp_port_hints).
 //
 // Why the socket's namespace: a netlink socket answers for the namespace it was created in and
 // /proc/sys/net shows the opener's. When the calling thread is in another namespace than the
@@ -27,6 +28,7 @@
 #include "nl_pool.hpp"
 #include "port_range.hpp"
 #include "route_cache.hpp"
+#include "tcp_port_hints.hpp"
 #include "udp_port_hints.hpp"
 
 namespace cx::detail {
@@ -79,6 +81,8 @@ public:
     std::atomic<uint32_t> alone_failures{0};
     // What the UDP port search knows of the ports toward each destination (owns its lock).
     udp_port_hints udp_hints;
+    // The ports toward this namespace's busiest TCP destinations (owns its lock; tcp_fill.hpp).
+    tcp_port_hints tcp_hints;
 
 private:
     friend struct netns_state_setup;  // the registry (netns_registry.cpp) and its test hooks

@@ -5,7 +5,9 @@
 //   source IP and port   SO_REUSEADDR + bind(ip, port) + connect()
 //   port range           IP_LOCAL_PORT_RANGE (6.3+) narrows the kernel's own pick; otherwise
 //                        explicit ports of the range with SO_REUSEADDR.
-// connect() is called once: EINTR and EINPROGRESS go back to the caller, who must not re-bind.
+// Toward a busy destination the first two get a port hint (tcp_fill.hpp): connect() is then
+// called a second time only after the kernel refused the hinted port with EADDRNOTAVAIL (it took
+// no port). EINTR and EINPROGRESS go back to the caller, who must not re-bind.
 #include <linux/netlink.h>
 #include <netinet/in.h>
 
@@ -18,6 +20,7 @@
 #include "route_source.hpp"
 #include "sock_diag.hpp"
 #include "sys.hpp"
+#include "tcp_fill.hpp"
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24
@@ -90,8 +93,15 @@ int connect_fixed_port(const request& r, const address& src) {
 // bind(ip, 0) without reserving a port, so connect() may share the port with other
 // destinations. Without a source IP there is nothing to bind: connect() alone does it.
 // IP_BIND_ADDRESS_NO_PORT is left set after success (the socket is connected: it no longer
-// matters) and as the caller had it after a failure.
-int connect_no_port(const request& r) {
+// matters) and as the caller had it after a failure. `hint`, if any, may have narrowed the
+// kernel's pick to one port: when that port is refused, connect() is tried once more.
+int connect_no_port(const request& r, tcp_fill_hint* hint = nullptr) {
+    auto connect_once_more = [&] {
+        int e = sys::connect(r.fd, r.dst.sa(), r.dst.size());
+        if (e == EADDRNOTAVAIL && hint && hint->retry())
+            e = sys::connect(r.fd, r.dst.sa(), r.dst.size());
+        return e;
+    };
     if (r.src_ip_given) {
         int prev = 0;
         if (int e = sys::getsockopt_int(r.fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, prev)) {
@@ -103,7 +113,7 @@ int connect_no_port(const request& r) {
             if (int e = sys::setsockopt_int(r.fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)) return e;
         int e = sys::bind(r.fd, r.src.sa(), r.src.size());
         const bool bound = e == 0;
-        if (bound) e = sys::connect(r.fd, r.dst.sa(), r.dst.size());
+        if (bound) e = connect_once_more();
         if (failed(e) && !prev) sys::setsockopt_int(r.fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 0);
         // The bind checked the socket on the one-question path: a socket of the wrong kind
         // fails it, and check_socket says which.
@@ -111,7 +121,7 @@ int connect_no_port(const request& r) {
             if (int s = check_socket(r)) return s;
         return e;
     }
-    return sys::connect(r.fd, r.dst.sa(), r.dst.size());
+    return connect_once_more();
 }
 
 // The exact TCP lookup of (src:port -> dst): does a socket hold that 4-tuple (TIME_WAIT
@@ -224,7 +234,12 @@ int tcp_connect(const request& r, connectx_result& res) noexcept {
     }
     if (r.has_range()) return device.finish(connect_port_range(r, res));
     res.technique = r.src_ip_given ? CONNECTX_TECH_BIND_NO_PORT : CONNECTX_TECH_CONNECT;
-    return device.finish(connect_no_port(r));
+    tcp_fill_hint hint(r);
+    hint.apply();
+    int e = connect_no_port(r, &hint);
+    hint.finish(e);
+    if (hint.retried()) res.attempts = 2;
+    return device.finish(e);
 }
 
 }  // namespace cx::detail

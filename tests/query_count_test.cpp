@@ -60,7 +60,7 @@ using cxtest::v4;
 using calls = std::vector<std::string>;
 
 const std::string kIsMptcp = opt("getsockopt", IPPROTO_TCP, 43);  // TCP_IS_MPTCP
-const std::string kSyncnt = opt("getsockopt", IPPROTO_TCP, 7);     // TCP_SYNCNT
+const std::string kSyncnt = opt("getsockopt", IPPROTO_TCP, 7);    // TCP_SYNCNT
 const std::string kProtocol = opt("getsockopt", SOL_SOCKET, SO_PROTOCOL);
 const std::string kNoPort = opt("setsockopt", IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT);
 // The caller's IP_BIND_ADDRESS_NO_PORT, read so that a failure can leave it as it was.
@@ -136,6 +136,42 @@ TEST(QueryCountNetns, TcpWithoutSourceChecksTheSocketToo) {
         calls_of(SOCK_STREAM, nullptr, dst);  // on kernels before 6.5, learns TCP_SYNCNT
         calls want{kernel_answers_is_mptcp() ? kIsMptcp : kSyncnt, "getsockname", "connect"};
         EXPECT_EQ(calls_of(SOCK_STREAM, nullptr, dst), want);
+        l.reset();
+    });
+}
+
+// One TCP call in 16 of a thread (tcp_fill.hpp) also asks which port it got, to find a
+// destination whose range is past the kernel's first pass; the first such call also reads the
+// namespace's range (SO_NETNS_COOKIE, then the sysctls through files it opens once). Each call
+// here leaves its port in TIME_WAIT: 1,024 ports keep the kernel in its first pass, so nothing
+// gets busy and no other call changes.
+TEST(QueryCountNetns, TcpSamplesOneCallInSixteen) {
+    CXTEST_REQUIRE_NETNS();
+    cxtest::netns_options opt;
+    opt.port_hi = opt.port_lo + 1023;
+    cxtest::run_in_netns(opt, [] {
+        auto dst = v4("127.0.1.1:8080");
+        auto src = v4("127.0.0.1");
+        cxtest::unique_fd l(cxtest::tcp_listener(dst));
+        calls_of(SOCK_STREAM, &src, dst);  // on kernels before 6.5, learns TCP_SYNCNT
+        const calls plain = calls_of(SOCK_STREAM, &src, dst);
+        int samples = 0;
+        for (int i = 3; i <= 48; ++i) {
+            calls got = calls_of(SOCK_STREAM, &src, dst);
+            if (i % 16 != 0) {
+                EXPECT_EQ(got, plain) << "call " << i;
+                continue;
+            }
+            ++samples;
+            // The technique, then the sample's getsockname (and, the first time, the cookie).
+            ASSERT_GE(got.size(), plain.size() + 1) << "call " << i;
+            EXPECT_EQ(calls(got.begin(), got.begin() + long(plain.size())), plain);
+            EXPECT_EQ(got[plain.size()], "getsockname");
+            if (samples > 1) {
+                EXPECT_EQ(got.size(), plain.size() + 1) << "call " << i;
+            }
+        }
+        EXPECT_EQ(samples, 3);
         l.reset();
     });
 }
