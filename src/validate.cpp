@@ -140,6 +140,15 @@ int check_ipv6(int fd, request& out) {
 
 }  // namespace
 
+int set_source(request& r, const address& src) noexcept {
+    if (src.family() != r.family) return EAFNOSUPPORT;
+    if (src.is_multicast() || src.is_broadcast()) return EINVAL;
+    r.src = src;
+    r.src_ip_given = !src.is_wildcard();
+    if (r.family == AF_INET6) return check_ipv6(r.fd, r);
+    return 0;
+}
+
 int validate(int fd, const sockaddr* src, socklen_t src_len, const sockaddr* dst, socklen_t dst_len,
              const connectx_opts* opts, request& out) noexcept {
     out = request{};
