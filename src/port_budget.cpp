@@ -194,28 +194,31 @@ int budget_of(int protocol, const address& src, const address& dst, port_budget&
     return 0;
 }
 
-int occupancy_of(int protocol, std::vector<port_occupancy>& out) {
+int occupancy_of(int protocol, port_census_report& out) {
     if (protocol != IPPROTO_TCP && protocol != IPPROTO_UDP) return EINVAL;
     port_span range;
     reserved_ports reserved;
     if (int e = read_usable(range, reserved)) return e;
     census c;
     if (int e = take_census(protocol, c)) return e;
-    const uint32_t usable = usable_of(range, reserved);
+    out.range = {range.lo, range.hi};
+    out.usable = usable_of(range, reserved);
     for (const auto& [pair, ports] : c.connected) {
         port_occupancy o;
         o.protocol = protocol;
         o.source = address_of(pair.src, 0);
         o.destination = address_of(pair.dst, pair.dst_port);
-        o.usable = usable;
+        o.usable = out.usable;
         o.used = census_used(c, pair, range, reserved);
-        o.free = usable - o.used;
-        out.push_back(o);
+        o.free = o.usable - o.used;
+        // A pair holding no usable port spends no budget: the accepted side of a connection
+        // (its local port is the listener's) or flows from ports outside the range.
+        if (o.used) out.pairs.push_back(o);
     }
     // Most used first; std::map already ordered the pairs by source, then destination.
-    std::stable_sort(out.begin(), out.end(), [](const port_occupancy& a, const port_occupancy& b) {
-        return a.used > b.used;
-    });
+    std::stable_sort(
+        out.pairs.begin(), out.pairs.end(),
+        [](const port_occupancy& a, const port_occupancy& b) { return a.used > b.used; });
     return 0;
 }
 
@@ -257,9 +260,9 @@ result<port_budget> budget(int protocol, const address& src, const address& dst)
     return b;
 }
 
-result<std::vector<port_occupancy>> port_census(int protocol) noexcept {
+result<port_census_report> port_census(int protocol) noexcept {
     try {
-        std::vector<port_occupancy> v;
+        port_census_report v;
         if (int e = detail::occupancy_of(protocol, v)) return errno_code(e);
         return v;
     } catch (const std::bad_alloc&) {

@@ -202,10 +202,16 @@ struct port_occupancy {
     uint32_t usable = 0;
     uint32_t free = 0;
 };
-// Every pair that holds at least one connected socket in the calling thread's namespace, for
-// `protocol`, IPv4 and IPv6, most used first (ties by source, then destination). One SOCK_DIAG
-// dump per family. Errors as connectx_budget(3), and ENOMEM.
-CONNECTX_API result<std::vector<port_occupancy>> port_census(int protocol) noexcept;
+// A census of one protocol in the calling thread's namespace: its usable ports, and every pair
+// whose connected sockets hold at least one usable port (used > 0: the accepted side of a
+// connection, whose port is its listener's, is not listed), IPv4 and IPv6, most used first (ties by source, then
+// destination). One SOCK_DIAG dump per family. Errors as connectx_budget(3), and ENOMEM.
+struct port_census_report {
+    port_range range;     // ip_local_port_range
+    uint32_t usable = 0;  // its ports that ip_local_reserved_ports leaves
+    std::vector<port_occupancy> pairs;
+};
+CONNECTX_API result<port_census_report> port_census(int protocol) noexcept;
 
 // connectx_counters_read(3) for C++.
 CONNECTX_API connectx_counters counters() noexcept;
