@@ -2,8 +2,10 @@
 // calls once per source tried. Policy (connectx(3), "Source pools"): round-robin from one
 // process-wide counter, moving on while a source is exhausted toward dst; so the pool fills
 // evenly, and capacity is addresses x range x destinations. Round-robin costs nothing per call;
-// "least occupied first" would cost a SOCK_DIAG census per source per call.
+// "least occupied first" would cost a SOCK_DIAG census per source per call. The counter starts
+// at a random entry in each process.
 #include <netinet/in.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
@@ -16,7 +18,15 @@
 namespace cx::detail {
 namespace {
 
-std::atomic<uint32_t> g_next_source{0};
+// Where this process's round-robin starts: random, so that short-lived processes sharing a pool
+// (one connection each, as the CLI makes) do not all start at its first address.
+uint32_t first_source() {
+    uint32_t v = 0;
+    if (getentropy(&v, sizeof v) != 0) v = uint32_t(getpid());
+    return v;
+}
+
+std::atomic<uint32_t> g_next_source{first_source()};
 
 // An attempt that says "this source has no room toward dst": move on. UDP: EAGAIN (the search
 // looked at every usable port). TCP: EADDRNOTAVAIL (the kernel found no free port or 4-tuple);
