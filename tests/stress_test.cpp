@@ -142,6 +142,26 @@ TEST(StressTool, UdpConnectxReachesRangeTimesDestinationsThenEagain) {
     expect_ceiling(by_technique(doc)["udp-connectx"], 256, "EAGAIN", true);
 }
 
+TEST(StressTool, FourSourcesReachSourcesTimesRangeTimesDestinationsWithNoDuplicate) {
+    CXTEST_REQUIRE_NETNS();
+    for (const char* fill : {"round-robin", "sequential"}) {
+        json doc = run_json({"--ports", "16", "-d", "2", "--sources", "4", "--fill", fill, "-t",
+                             "udp-connectx,tcp-connectx,tcp-no-port"});
+        EXPECT_EQ(doc["sources"].get<int>(), 4);
+        EXPECT_EQ(doc["capacity"].get<uint64_t>(), 4u * 16 * 2);
+        auto rows = by_technique(doc);
+        expect_ceiling(rows["udp-connectx"], 4 * 16 * 2, "EAGAIN", true);
+        expect_ceiling(rows["tcp-connectx"], 4 * 16 * 2, "EADDRNOTAVAIL", true);
+        // The kernel rows keep their one source: the pool is what lifts the ceiling. (In
+        // sequential order the first destination's share is the pool's, 64: its first failure,
+        // at 17, ends the row.)
+        const bool rr = std::string(fill) == "round-robin";
+        expect_ceiling(rows["tcp-no-port"], rr ? 16 * 2 : 16, "EADDRNOTAVAIL", rr);
+    }
+    json v6 = run_json({"--ports", "16", "-d", "2", "--sources", "3", "-6", "-t", "udp-connectx"});
+    expect_ceiling(by_technique(v6)["udp-connectx"], 3 * 16 * 2, "EAGAIN", true);
+}
+
 TEST(StressTool, GuardedRowMatchesTheBuild) {
     CXTEST_REQUIRE_NETNS();
     cxtest::cli_result r =
@@ -278,6 +298,8 @@ TEST(StressTool, BadOptionsExitWithStatusTwo) {
                                           {"--ports", "x"},
                                           {"--destinations", "0"},
                                           {"--destinations", "4097"},
+                                          {"--sources", "0"},
+                                          {"--sources", "257"},
                                           {"--techniques", "tcp-nope"},
                                           {"--techniques", ""},
                                           {"--count", "0"},
