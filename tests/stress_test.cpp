@@ -230,9 +230,12 @@ TEST(StressTool, JsonSchemaIsStable) {
     CXTEST_REQUIRE_NETNS();
     json doc = run_json({"--ports", "8", "-d", "2", "-t", "tcp-connect"});
     EXPECT_EQ(doc["schema"].get<std::string>(), "connectx-stress/1");
+    // "sources" came with --sources (an added key: readers of schema 1 are not broken).
     EXPECT_EQ(keys(doc), (std::set<std::string>{"schema", "version", "kernel", "mode", "family",
-                                                "source", "destinations", "fill", "server_port",
-                                                "port_range", "capacity", "timeout_s", "results"}));
+                                                "source", "destinations", "sources", "fill",
+                                                "server_port", "port_range", "capacity",
+                                                "timeout_s", "results"}));
+    EXPECT_EQ(doc["sources"].get<int>(), 1);
     EXPECT_EQ(doc["mode"].get<std::string>(), "compare");
     EXPECT_EQ(doc["fill"].get<std::string>(), "round-robin");
     EXPECT_EQ(doc["family"].get<std::string>(), "ipv4");
