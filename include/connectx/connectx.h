@@ -87,22 +87,23 @@ struct connectx_opts {
 };
 
 /*
- * Source pools. With a pool (pool_count > 0 and/or pool_prefix_len > 0) connectx() chooses the
- * source IP itself: capacity is then addresses x range x destinations. The pool is the
- * `pool_count` addresses of `pool` followed by the addresses of the prefix: all of them, except
- * that an IPv4 prefix shorter than /31 leaves out its network and broadcast addresses. Policy:
- * round-robin. Each call starts at the next pool entry (one process-wide counter), and when an
- * entry is exhausted toward dst (UDP: EAGAIN; TCP: EADDRNOTAVAIL, which is also what a non-local
- * address gives) it moves on to the next, so the pool fills evenly and every address is tried
- * before the call fails with the last entry's errno. Any other error ends the call at once. The
- * chosen source is in result->local. Bad pools, before any side effect:
+ * Source pools. With a pool (any pool field set) connectx() chooses the source IP itself:
+ * capacity is then addresses x range x destinations. The pool is the `pool_count` addresses of
+ * `pool` followed by the addresses of the prefix: all of them, except that an IPv4 prefix
+ * shorter than /31 leaves out its network and broadcast addresses. Policy: round-robin. Each
+ * call starts at the next pool entry (one process-wide counter that starts at a random entry),
+ * and when an entry is exhausted toward dst (UDP: EAGAIN; TCP: EADDRNOTAVAIL, which is also what
+ * a non-local address gives) it moves on to the next, so the pool fills evenly and every address
+ * is tried before the call fails with the last entry's errno. Any other error ends the call at
+ * once. The chosen source is in result->local. Bad pools, before any side effect:
  *   EINVAL        a pool together with a source address other than the wildcard with port 0;
- *                 pool_count > 0 with pool NULL; pool_prefix_len > 0 with pool_prefix NULL, or
- *                 above 32 (IPv4) or 128 (IPv6), or a prefix of more than 65,536 addresses
- *                 (IPv4 shorter than /16, IPv6 shorter than /112); a pool entry with a port,
- *                 or one that is the wildcard, a multicast or the broadcast address; a prefix
- *                 with host bits set; an IPv4 /32../31 prefix is fine; a pool_count above
- *                 65,536; reserved1_ not zero.
+ *                 an empty pool (pool set, pool_count 0, no prefix); pool_count > 0 with pool
+ *                 NULL, or above 65,536; pool_prefix_len > 0 with pool_prefix NULL, or
+ *                 pool_prefix with length 0; a length above 32 (IPv4) or 128 (IPv6), or a
+ *                 prefix of more than 65,536 addresses (IPv4 shorter than /16, IPv6 shorter than
+ *                 /112; IPv4-mapped prefixes count their length over 128 bits); a prefix with
+ *                 host bits set or a port; a pool entry with a port, or one that is the
+ *                 wildcard, a multicast or the broadcast address; reserved1_ not zero.
  *   EAFNOSUPPORT  a pool entry or the prefix of another family than the socket (IPv4 traffic
  *                 on an IPv6 socket takes IPv4-mapped entries, as for src).
  * After a failure the socket holds no port and no association, as after any failed call; its
