@@ -94,7 +94,8 @@ std::string render_prometheus(const std::vector<protocol_census>& c, long top) {
     for (const auto& p : c)
         out += std::string("connectx_ports_usable{protocol=\"") + p.name + "\"} " +
                std::to_string(p.report.usable) + "\n";
-    family("connectx_ports_pairs", "(source IP, destination) pairs with a connected socket.");
+    family("connectx_ports_pairs",
+           "(source IP, destination) pairs whose connected sockets hold usable ports.");
     for (const auto& p : c)
         out += std::string("connectx_ports_pairs{protocol=\"") + p.name + "\"} " +
                std::to_string(p.report.pairs.size()) + "\n";
