@@ -68,8 +68,9 @@ constexpr uint16_t kPorts[] = {
     5000, 65535};
 
 constexpr size_t kMaxSockaddr = sizeof(sockaddr_storage) + 8;
-constexpr uint32_t kOptsSize = sizeof(connectx_opts);  // this build's layout (48: the pool's)
-constexpr uint32_t kFirstLayout = 24;                   // the first published layout: size..result
+// This build's layout (48 bytes: the pool's), and the first published one (size .. result).
+constexpr uint32_t kOptsSize = sizeof(connectx_opts);
+constexpr uint32_t kFirstLayout = 24;
 constexpr uint8_t kResultFill = 0xA5;
 
 struct world {
@@ -368,7 +369,8 @@ struct opts_arg {
 uint32_t decode_size(FuzzedDataProvider& in, uint8_t mode) {
     switch (mode % 8) {
         case 4:
-            return in.ConsumeIntegralInRange<uint32_t>(0, kOptsSize - 1);  // below, or a first-layout size
+            // Below the first layout, or between it and this build's.
+            return in.ConsumeIntegralInRange<uint32_t>(0, kOptsSize - 1);
         case 5:
             return in.ConsumeIntegralInRange<uint32_t>(kOptsSize + 1, 64);
         case 6:
