@@ -7,13 +7,11 @@
 //      call): the cost of moving on, against the one free address named directly
 #include <benchmark/benchmark.h>
 #include <netinet/in.h>
-#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
-#include <thread>
 #include <vector>
 
 #include <connectx/connectx.h>
@@ -91,15 +89,7 @@ bool fill_three(std::vector<int>& held) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (unshare(CLONE_NEWNET) < 0) {
-        std::perror("unshare(CLONE_NEWNET) (run as root)");
-        return 1;
-    }
-    if (cxbench::link_up("lo") != 0 ||
-        cxbench::write_sysctl("net/ipv4/ip_local_port_range", "10000 60999") != 0) {
-        std::fprintf(stderr, "namespace setup failed\n");
-        return 1;
-    }
+    if (!cxbench::enter_netns()) return 1;
     g_tcp_dst = *cx::address::parse("127.0.1.1:8080");
     g_udp_dst = *cx::address::parse("127.0.1.2:53");
     g_full_dst = *cx::address::parse("127.0.1.3:53");
@@ -109,16 +99,7 @@ int main(int argc, char** argv) {
         std::memcpy(&ss, a.sa(), a.size());
         g_pool.push_back(ss);
     }
-    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(l, g_tcp_dst.sa(), g_tcp_dst.size()) < 0 || listen(l, 4096) < 0) return 1;
-    std::thread([l] {
-        for (;;) {
-            int c = accept4(l, nullptr, nullptr, SOCK_CLOEXEC);
-            if (c >= 0) close(c);
-        }
-    }).detach();
+    if (!cxbench::start_tcp_sink(g_tcp_dst)) return 1;
     std::vector<int> held;
     if (!fill_three(held)) {
         std::perror("filling three sources");

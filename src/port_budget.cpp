@@ -143,14 +143,21 @@ int take_census(int protocol, census& out) noexcept {
 namespace cx::detail {
 namespace {
 
-// The namespace's usable ports: the range and the reserved ones, read as the kernel has them now.
-int read_usable(port_span& range, reserved_ports& reserved) {
-    if (int e = read_port_range(range)) return e;
-    return read_reserved_ports(reserved);
-}
+// One census with what it is counted against: the namespace's range and reserved ports, read as
+// the kernel has them now.
+struct counted_census {
+    port_span range;
+    reserved_ports reserved;
+    census c;
+    uint32_t usable = 0;
+};
 
-uint32_t usable_of(port_span range, const reserved_ports& reserved) {
-    return range.size() - reserved.count(range);
+int take_counted(int protocol, counted_census& out) {
+    if (protocol != IPPROTO_TCP && protocol != IPPROTO_UDP) return EINVAL;
+    if (int e = read_port_range(out.range)) return e;
+    if (int e = read_reserved_ports(out.reserved)) return e;
+    out.usable = out.range.size() - out.reserved.count(out.range);
+    return take_census(protocol, out.c);
 }
 
 int pair_of(const address& src, const address& dst, pair_key& out) {
@@ -179,37 +186,31 @@ address address_of(const ip_key& k, uint16_t port) {
 }
 
 int budget_of(int protocol, const address& src, const address& dst, port_budget& out) {
-    if (protocol != IPPROTO_TCP && protocol != IPPROTO_UDP) return EINVAL;
     pair_key pair;
+    if (protocol != IPPROTO_TCP && protocol != IPPROTO_UDP) return EINVAL;
     if (int e = pair_of(src, dst, pair)) return e;
-    port_span range;
-    reserved_ports reserved;
-    if (int e = read_usable(range, reserved)) return e;
-    census c;
-    if (int e = take_census(protocol, c)) return e;
-    out.range = {range.lo, range.hi};
-    out.usable = usable_of(range, reserved);
-    out.used = census_used(c, pair, range, reserved);
+    counted_census cc;
+    if (int e = take_counted(protocol, cc)) return e;
+    out.range = {cc.range.lo, cc.range.hi};
+    out.usable = cc.usable;
+    out.used = census_used(cc.c, pair, cc.range, cc.reserved);
     out.free = out.usable - out.used;
     return 0;
 }
 
 int occupancy_of(int protocol, port_census_report& out) {
-    if (protocol != IPPROTO_TCP && protocol != IPPROTO_UDP) return EINVAL;
-    port_span range;
-    reserved_ports reserved;
-    if (int e = read_usable(range, reserved)) return e;
-    census c;
-    if (int e = take_census(protocol, c)) return e;
-    out.range = {range.lo, range.hi};
-    out.usable = usable_of(range, reserved);
-    for (const auto& [pair, ports] : c.connected) {
+    // Large: the census maps and a reserved-port bitmap (8 KiB); the heap, not the stack.
+    auto cc = std::make_unique<counted_census>();
+    if (int e = take_counted(protocol, *cc)) return e;
+    out.range = {cc->range.lo, cc->range.hi};
+    out.usable = cc->usable;
+    for (const auto& [pair, ports] : cc->c.connected) {
         port_occupancy o;
         o.protocol = protocol;
         o.source = address_of(pair.src, 0);
         o.destination = address_of(pair.dst, pair.dst_port);
         o.usable = out.usable;
-        o.used = census_used(c, pair, range, reserved);
+        o.used = census_used(cc->c, pair, cc->range, cc->reserved);
         o.free = o.usable - o.used;
         // A pair holding no usable port spends no budget: the accepted side of a connection
         // (its local port is the listener's) or flows from ports outside the range.

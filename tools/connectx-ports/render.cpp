@@ -99,18 +99,20 @@ std::string render_prometheus(const std::vector<protocol_census>& c, long top) {
     for (const auto& p : c)
         out += std::string("connectx_ports_pairs{protocol=\"") + p.name + "\"} " +
                std::to_string(p.report.pairs.size()) + "\n";
-    family("connectx_ports_used",
-           "Usable local ports held toward the destination from the source IP.");
-    for (const auto& p : c)
-        for (size_t i = 0; i < shown(p.report, top); ++i)
-            out += "connectx_ports_used" + pair_labels(p.name, p.report.pairs[i]) + " " +
-                   std::to_string(p.report.pairs[i].used) + "\n";
-    family("connectx_ports_free",
-           "Usable local ports still free toward the destination from the source IP.");
-    for (const auto& p : c)
-        for (size_t i = 0; i < shown(p.report, top); ++i)
-            out += "connectx_ports_free" + pair_labels(p.name, p.report.pairs[i]) + " " +
-                   std::to_string(p.report.pairs[i].free) + "\n";
+    // The two per-pair gauges: one line per pair shown, value from `field`.
+    auto per_pair = [&](const char* name, const char* help, uint32_t cx::port_occupancy::*field) {
+        family(name, help);
+        for (const auto& p : c)
+            for (size_t i = 0; i < shown(p.report, top); ++i)
+                out += name + pair_labels(p.name, p.report.pairs[i]) + " " +
+                       std::to_string(p.report.pairs[i].*field) + "\n";
+    };
+    per_pair("connectx_ports_used",
+             "Usable local ports held toward the destination from the source IP.",
+             &cx::port_occupancy::used);
+    per_pair("connectx_ports_free",
+             "Usable local ports still free toward the destination from the source IP.",
+             &cx::port_occupancy::free);
     return out;
 }
 
