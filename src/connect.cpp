@@ -50,10 +50,13 @@ int connect_socket(int fd, const sockaddr* src, socklen_t src_len, const sockadd
     // Every input is read before any output is written: the result may overlay dst or src (or
     // the pool), so the call reports into `res` and copies it out at the end.
     connectx_opts o{};
-    if (opts)
-        if (int e = copy_opts(opts, o)) return e;
     request req;
     connectx_result res{};
+    if (opts)
+        if (int e = copy_opts(opts, o)) {
+            count_call(0, false, e, res);  // nothing may be written through an unread result
+            return e;
+        }
     const int e = source_pool::wanted(o)
                       ? connect_pool(fd, src, src_len, dst, dst_len, o, req, res)
                       : connect_one(fd, src, src_len, dst, dst_len, opts ? &o : nullptr,
