@@ -44,12 +44,21 @@ int check_src(const sockaddr* src, socklen_t src_len) {
     return a->is_wildcard() && a->port() == 0 ? 0 : EINVAL;
 }
 
-// Every entry against the validated request, before any side effect.
-int check_entries(const source_pool& pool, request req) {
-    for (uint32_t k = 0; k < pool.size(); ++k) {
-        const address a = pool.at(k);
-        if (int e = source_pool::check_entry(a)) return e;
-        if (int e = set_source(req, a)) return e;
+// One entry against the validated request (a copy: nothing is kept).
+int check_entry(request req, const address& a) {
+    if (int e = source_pool::check_entry(a)) return e;
+    return set_source(req, a);
+}
+
+// Every entry against the validated request, before any side effect: each of the list (no system
+// call: a cost per call that grows with the list), and of a prefix its first and last address,
+// which bound it (family and class are the prefix's; the broadcast address can only be its last).
+int check_entries(const source_pool& pool, const request& req) {
+    for (uint32_t k = 0; k < pool.list_size(); ++k)
+        if (int e = check_entry(req, pool.at(k))) return e;
+    if (pool.size() > pool.list_size()) {
+        if (int e = check_entry(req, pool.at(pool.list_size()))) return e;
+        if (int e = check_entry(req, pool.at(pool.size() - 1))) return e;
     }
     return 0;
 }

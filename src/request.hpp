@@ -47,7 +47,8 @@ int validate(int fd, const sockaddr* src, socklen_t src_len, const sockaddr* dst
              socklen_t dst_len, const connectx_opts* opts, request& out) noexcept;
 
 // A pool's source into a validated request `r`, with connectx()'s checks of a source address:
-// EAFNOSUPPORT (family, IPv4-mapped form), EINVAL (multicast, broadcast, scope). No side effect.
+// EAFNOSUPPORT (family, IPv4-mapped form), EINVAL (multicast, broadcast, scope). No system call
+// (the socket's own checks were made by validate).
 int set_source(request& r, const address& src) noexcept;
 
 // The socket's own state: EAFNOSUPPORT if its family is not `r.family`, EPROTOTYPE if it is raw,

@@ -26,6 +26,7 @@ public:
     [[nodiscard]] int take(const connectx_opts& o) noexcept;
 
     uint32_t size() const noexcept { return count_ + prefix_size_; }
+    uint32_t list_size() const noexcept { return count_; }  // the list's entries come first
     // The k-th address (k < size()), port 0: the list's first, then the prefix's.
     address at(uint32_t k) const noexcept;
     // An entry's own shape: EINVAL for a port, or the wildcard address.
