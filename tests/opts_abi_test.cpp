@@ -21,7 +21,7 @@ using cxtest::dst_v4;
 using cxtest::v4;
 
 constexpr uint32_t kFirstLayout = 24;   // size .. result: the layout of version 0.1
-constexpr uint32_t kSecondLayout = 48;  // .. pool_prefix: the source pool of version 0.2
+constexpr uint32_t kSecondLayout = 48;  // .. pool_prefix: the source pool (layout 1)
 
 // Two pages, the second inaccessible: an object placed at the end of the first has nothing
 // readable after it.

@@ -78,7 +78,7 @@ struct connectx_opts {
     uint16_t port_hi;  /* used when src has port 0. lo > hi or lo == 0 < hi is EINVAL. */
     int32_t ifindex;   /* bind the connection to this interface (SO_BINDTODEVICE); 0 = none */
     struct connectx_result *result; /* optional out-pointer, may be NULL */
-    /* --- layout 1 (48 bytes, version 0.2): a source-address pool. See "Source pools" below. */
+    /* --- layout 1 (48 bytes): a source-address pool. See "Source pools" below. */
     const struct sockaddr_storage *pool; /* pool_count source addresses (port 0), may be NULL */
     uint32_t pool_count;                 /* entries of `pool`; 0 = none */
     uint8_t pool_prefix_len;             /* 0 = no prefix; else the length of *pool_prefix */
