@@ -3,7 +3,7 @@
 // process-wide counter, moving on while a source is exhausted toward dst; so the pool fills
 // evenly, and capacity is addresses x range x destinations. Round-robin costs nothing per call;
 // "least occupied first" would cost a SOCK_DIAG census per source per call. The counter starts
-// at a random entry in each process.
+// at a random entry in each process; entries found exhausted lately are tried last.
 #include <netinet/in.h>
 #include <unistd.h>
 
@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "counters.hpp"
+#include "pool_memo.hpp"
 #include "request.hpp"
 #include "source_pool.hpp"
 
@@ -63,27 +64,81 @@ int check_entries(const source_pool& pool, const request& req) {
     return 0;
 }
 
-// Tries the pool's sources from `start` until one connects or the pool is exhausted. The request
-// was validated with the first; the sockets' state between attempts (an address bound with no
-// port, after a failed attempt) is one the paths' binds accept.
-int try_sources(const source_pool& pool, uint32_t start, bool want_local, request& req,
-                connectx_result& res) {
-    int e = EAGAIN;
-    uint32_t lookups = 0, attempts = 0;
-    for (uint32_t i = 0; i < pool.size(); ++i) {
-        if (i > 0) count_pool_move();
-        if (int s = set_source(req, pool.at((start + i) % pool.size()))) return s;
-        e = req.ifindex ? check_interface(req) : 0;
-        if (e == 0) e = connect_request(req, want_local, res);
-        lookups += res.lookups;
-        attempts += res.attempts;
-        res.lookups = lookups;
-        res.attempts = attempts;
-        if (!exhausted(e)) return e;
-        if (i + 1 < pool.size()) count_exhausted(req.protocol, e);
-    }
-    return e;
+// One attempt from pool entry `a`: 0 or the path's errno, `res` as the path left it.
+int attempt(const address& a, bool want_local, request& req, connectx_result& res) {
+    if (int e = set_source(req, a)) return e;
+    int e = req.ifindex ? check_interface(req) : 0;
+    return e ? e : connect_request(req, want_local, res);
 }
+
+// One call's walk over the pool: the entries in round-robin order from `start`, those found
+// exhausted toward dst lately (pool_memo.hpp) put off to the end, each tried once. What the
+// entries found exhausted in this call is written to the memo when the walk ends: written at
+// once, it would make later entries of the same call look put off.
+class source_walk {
+public:
+    source_walk(const source_pool& pool, bool want_local, request& req, connectx_result& res)
+        : pool_(pool), want_local_(want_local), req_(req), res_(res), now_(pool_memo_now_ms()) {}
+    source_walk(const source_walk&) = delete;
+    source_walk& operator=(const source_walk&) = delete;
+    ~source_walk() {
+        for (size_t i = 0; i < nfound_; ++i) pool_memo_mark(found_[i], now_);
+    }
+
+    int run(uint32_t start) {
+        const uint32_t n = pool_.size();
+        for (uint32_t i = 0; i < n; ++i) {
+            const uint32_t k = (start + i) % n;
+            // Put off only what fits in the list; the rest is tried in its turn.
+            if (ndeferred_ < kMax && pool_memo_recent(key_of(k), now_)) {
+                deferred_[ndeferred_++] = k;
+                continue;
+            }
+            if (try_entry(k, false)) return e_;
+        }
+        for (size_t j = 0; j < ndeferred_; ++j)
+            if (try_entry(deferred_[j], true)) return e_;
+        return e_;
+    }
+
+private:
+    static constexpr size_t kMax = 64;
+
+    uint64_t key_of(uint32_t k) const {
+        return pool_memo_key(req_.protocol, pool_.at(k), req_.dst);
+    }
+
+    // One attempt from entry `k`; true when the walk ends with it (connected, or an errno that
+    // is not exhaustion).
+    bool try_entry(uint32_t k, bool put_off) {
+        if (tried_++ > 0) count_pool_move();
+        e_ = attempt(pool_.at(k), want_local_, req_, res_);
+        lookups_ += res_.lookups;
+        attempts_ += res_.attempts;
+        res_.lookups = lookups_;
+        res_.attempts = attempts_;
+        if (!exhausted(e_)) {
+            if (put_off && (e_ == 0 || e_ == EINPROGRESS)) pool_memo_forget(key_of(k));
+            return true;
+        }
+        if (nfound_ < kMax) found_[nfound_++] = key_of(k);
+        // The last exhaustion is the call's errno, counted with the call (count_call).
+        if (tried_ < pool_.size()) count_exhausted(req_.protocol, e_);
+        return false;
+    }
+
+    const source_pool& pool_;
+    const bool want_local_;
+    request& req_;
+    connectx_result& res_;
+    const uint64_t now_;
+    int e_ = EAGAIN;
+    uint32_t tried_ = 0, lookups_ = 0, attempts_ = 0;
+    uint32_t deferred_[kMax];
+    size_t ndeferred_ = 0;
+    uint64_t found_[kMax];
+    size_t nfound_ = 0;
+};
 
 }  // namespace
 
@@ -100,7 +155,8 @@ int connect_pool(int fd, const sockaddr* src, socklen_t src_len, const sockaddr*
     if (int e = validate(fd, first.sa(), first.size(), dst, dst_len, &opts, req)) return e;
     if (int e = check_entries(pool, req)) return e;
     // The caller's result is written by connect_socket; the source chosen is its `local`.
-    return try_sources(pool, start, true, req, res);
+    source_walk walk(pool, true, req, res);
+    return walk.run(start);
 }
 
 }  // namespace cx::detail

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <set>
@@ -341,6 +342,44 @@ TEST(PoolNetns, CountersCountCallsMovesAndExhaustion) {
         errno = 0;
         EXPECT_EQ(connectx_counters_read(&small), -1);
         EXPECT_EQ(errno, EINVAL);
+    });
+}
+
+TEST(PoolNetns, FullEntriesAreTriedLastForAMomentNotSearchedOnEveryCall) {
+    CXTEST_REQUIRE_NETNS();
+    cxtest::run_in_netns(small_range(), [] {
+        held keep;
+        const auto dst = cxtest::dst_v4(0, 53);
+        auto pool = v4_pool(kSources);
+        // Every source but the last full toward dst, by calls that name them.
+        for (int s = 0; s < kSources - 1; ++s)
+            for (int p = 0; p < kPorts; ++p) {
+                int fd = cxtest::udp_socket(AF_INET);
+                keep.fds.push_back(fd);
+                auto src = cx::address::from_sockaddr(reinterpret_cast<sockaddr*>(&pool[size_t(s)]),
+                                                      sizeof pool[0]);
+                ASSERT_EQ(connectx(fd, src->sa(), src->size(), dst.sa(), dst.size(), nullptr), 0);
+            }
+        const connectx_counters before = cx::counters();
+        const auto t0 = std::chrono::steady_clock::now();
+        constexpr int kCalls = 40;
+        for (int i = 0; i < kCalls; ++i) {
+            connectx_result res{};
+            cxtest::unique_fd fd(cxtest::udp_socket(AF_INET));
+            ASSERT_EQ(call(fd, dst, pool_opts(pool, &res)), 0);
+            EXPECT_EQ(cx::address::from_sockaddr(reinterpret_cast<sockaddr*>(&res.local),
+                                                 sizeof res.local)
+                          ->ip_string(),
+                      "127.0.0.4");
+        }
+        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now() - t0)
+                            .count();
+        const connectx_counters after = cx::counters();
+        // Each full source is searched once per 100 ms at most (plus the window it was found
+        // in), not on each call that starts at it (about 1.5 searches a call: 60 here).
+        const uint64_t searches = after.eagain - before.eagain;
+        EXPECT_LE(searches, uint64_t(kSources - 1) * uint64_t(ms / 100 + 2)) << ms << " ms";
     });
 }
 
