@@ -95,9 +95,10 @@ struct connectx_opts {
  * and when an entry is exhausted toward dst (UDP: EAGAIN; TCP: EADDRNOTAVAIL, which is also what
  * a non-local address gives) it moves on to the next, so the pool fills evenly and every address
  * is tried before the call fails with the last entry's errno. Any other error ends the call at
- * once. The chosen source is in result->local. Every list entry is checked on every call, before
- * any side effect (no system call, but a cost that grows with the list); a prefix costs the same
- * whatever its size. Bad pools, before any side effect:
+ * once. An entry found exhausted toward dst is tried last (still tried) by the calls of the next
+ * 100 ms. The chosen source is in result->local. Every list entry is checked on every call,
+ * before any side effect (no system call, but a cost that grows with the list); a prefix costs
+ * the same whatever its size. Bad pools, before any side effect:
  *   EINVAL        a pool together with a source address other than the wildcard with port 0;
  *                 an empty pool (pool set, pool_count 0, no prefix); pool_count > 0 with pool
  *                 NULL, or above 65,536; pool_prefix_len > 0 with pool_prefix NULL, or
