@@ -127,27 +127,10 @@ BENCHMARK(BM_TcpPairedVsTechnique)->MinTime(10.0);
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (unshare(CLONE_NEWNET) < 0) {
-        std::perror("unshare(CLONE_NEWNET) (run as root)");
-        return 1;
-    }
-    if (cxbench::link_up("lo") != 0 ||
-        cxbench::write_sysctl("net/ipv4/ip_local_port_range", "10000 60999") != 0) {
-        std::fprintf(stderr, "namespace setup failed\n");
-        return 1;
-    }
+    if (!cxbench::enter_netns()) return 1;
     g_dst = *cx::address::parse("127.0.1.1:8080");
     g_src = *cx::address::parse("127.0.0.1");
-    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(l, g_dst.sa(), g_dst.size()) < 0 || listen(l, 4096) < 0) return 1;
-    std::thread([l] {
-        for (;;) {
-            int c = accept4(l, nullptr, nullptr, SOCK_CLOEXEC);
-            if (c >= 0) close(c);
-        }
-    }).detach();
+    if (!cxbench::start_tcp_sink(g_dst)) return 1;
     benchmark::Initialize(&argc, argv);
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();

@@ -68,7 +68,9 @@ constexpr uint16_t kPorts[] = {
     5000, 65535};
 
 constexpr size_t kMaxSockaddr = sizeof(sockaddr_storage) + 8;
-constexpr uint32_t kOptsSize = sizeof(connectx_opts);  // the first published layout, 24 bytes
+// This build's layout (48 bytes: the pool's), and the first published one (size .. result).
+constexpr uint32_t kOptsSize = sizeof(connectx_opts);
+constexpr uint32_t kFirstLayout = 24;
 constexpr uint8_t kResultFill = 0xA5;
 
 struct world {
@@ -367,6 +369,7 @@ struct opts_arg {
 uint32_t decode_size(FuzzedDataProvider& in, uint8_t mode) {
     switch (mode % 8) {
         case 4:
+            // Below the first layout, or between it and this build's.
             return in.ConsumeIntegralInRange<uint32_t>(0, kOptsSize - 1);
         case 5:
             return in.ConsumeIntegralInRange<uint32_t>(kOptsSize + 1, 64);
@@ -464,7 +467,7 @@ placed_call place(const sockaddr_arg& src, const sockaddr_arg& dst, const opts_a
     connectx_opts head = o.fields;
     head.size = o.size;
     head.result = o.result == result_at::none ? nullptr : res;
-    if (o.size >= kOptsSize) c.result = head.result;
+    if (o.size >= kFirstLayout) c.result = head.result;
     c.opts_len = std::max<size_t>(o.size, sizeof head.size);
     c.opts_bytes = g->opts_page.place(c.opts_len);
     std::memcpy(c.opts_bytes, &head, std::min<size_t>(c.opts_len, sizeof head));
@@ -621,7 +624,7 @@ bool documented_errno(int e, int protocol, bool after_failed_connect) {
 // The extensible-struct rule: below the first layout EINVAL, unknown non-zero bytes E2BIG, and
 // E2BIG for nothing else.
 void check_size_rule(const opts_arg& o, int rc, int e) {
-    if (!o.null && o.size < kOptsSize && !(rc == -1 && e == EINVAL))
+    if (!o.null && o.size < kFirstLayout && !(rc == -1 && e == EINVAL))
         violated("opts->size below the first layout did not fail with EINVAL");
     if (!o.null && o.size > kOptsSize && o.tail_nonzero && !(rc == -1 && e == E2BIG))
         violated("opts with non-zero bytes past the known layout did not fail with E2BIG");
@@ -746,7 +749,7 @@ void run_call(const subject& s, const sockaddr_arg& src, const sockaddr_arg& dst
         violated("errno not in connectx.h's list");
     check_size_rule(o, rc, e);
     check_inputs_untouched(c, src, dst, opts_copy);
-    if (!o.null && o.size < kOptsSize && o.result == result_at::own) {
+    if (!o.null && o.size < kFirstLayout && o.result == result_at::own) {
         // The result pointer was past `size`: the call could not know it, let alone write there.
         const auto* res = reinterpret_cast<const uint8_t*>(c.result_buf);
         for (size_t i = 0; i < sizeof(connectx_result); ++i)

@@ -57,6 +57,7 @@ config read_config() noexcept {
          [](const char* t, config& o) noexcept { return parse_switch(t, o.verbose); }},
         {"CONNECTX_SOURCE", parse_sources},
         {"CONNECTX_PORTS", parse_ports},
+        {"CONNECTX_POOL", parse_pools},  // after CONNECTX_SOURCE: it checks the families
     };
     for (const item& it : items) {
         const char* v = std::getenv(it.name);
@@ -95,6 +96,60 @@ int parse_sources(const char* text, config& out) noexcept {
         }
     }
     if (!c.has_v4 && !c.has_v6 && *text != '\0') return EINVAL;
+    out = c;
+    return 0;
+}
+
+namespace {
+
+// "IP/LEN" into `bytes` (4 or 16) and `len`; the family or 0 when malformed, the length out of
+// range (a pool holds at most 2^16 addresses) or host bits are set.
+int parse_prefix(const char* item, uint8_t (&bytes)[16], uint8_t& len) noexcept {
+    char ip[64];
+    const char* slash = std::strchr(item, '/');
+    if (!slash || size_t(slash - item) >= sizeof ip) return 0;
+    std::memcpy(ip, item, size_t(slash - item));
+    ip[slash - item] = '\0';
+    int family = inet_pton(AF_INET, ip, bytes) == 1    ? AF_INET
+                 : inet_pton(AF_INET6, ip, bytes) == 1 ? AF_INET6
+                                                       : 0;
+    const int bits = family == AF_INET ? 32 : 128;
+    uint16_t v = 0;
+    if (!family || !parse_port(slash + 1, slash + 1 + std::strlen(slash + 1), v)) return 0;
+    if (v > bits || bits - v > 16) return 0;
+    for (int b = v; b < bits; ++b)
+        if (bytes[b / 8] & (0x80 >> (b % 8))) return 0;
+    if (family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(reinterpret_cast<in6_addr*>(bytes))) return 0;
+    len = uint8_t(v);
+    return family;
+}
+
+}  // namespace
+
+int parse_pools(const char* text, config& out) noexcept {
+    config c = out;
+    c.pool_v4_len = c.pool_v6_len = 0;
+    char buf[64];
+    const char* p = text;
+    while (next_item(p, buf)) {
+        uint8_t bytes[16] = {};
+        uint8_t len = 0;
+        int family = parse_prefix(buf, bytes, len);
+        if (family == AF_INET && !c.pool_v4_len && !c.has_v4) {
+            c.pool_v4 = sockaddr_in{};
+            c.pool_v4.sin_family = AF_INET;
+            std::memcpy(&c.pool_v4.sin_addr, bytes, 4);
+            c.pool_v4_len = len;
+        } else if (family == AF_INET6 && !c.pool_v6_len && !c.has_v6) {
+            c.pool_v6 = sockaddr_in6{};
+            c.pool_v6.sin6_family = AF_INET6;
+            std::memcpy(&c.pool_v6.sin6_addr, bytes, 16);
+            c.pool_v6_len = len;
+        } else {
+            return EINVAL;  // malformed, a second of one family, or a family with a source
+        }
+    }
+    if (!c.pool_v4_len && !c.pool_v6_len && *text != '\0') return EINVAL;
     out = c;
     return 0;
 }

@@ -32,14 +32,36 @@ namespace {
 
 using namespace slot_flag;
 
-// A source the caller hands to connectx: empty (`len` 0) or an address.
+// A source the caller hands to connectx: empty (`len` 0) or an address; or a pool's prefix
+// (`prefix_len` > 0), which connectx picks from.
 struct source {
     sockaddr_in6 sa{};
     socklen_t len = 0;
+    sockaddr_storage prefix{};
+    uint8_t prefix_len = 0;
     const sockaddr* ptr() const noexcept {
         return len ? reinterpret_cast<const sockaddr*>(&sa) : nullptr;
     }
+    bool any() const noexcept { return len || prefix_len; }
 };
+
+// CONNECTX_POOL's prefix for a socket of this kind toward `dst`: IPv4-mapped (its length counted
+// over 128 bits) for IPv4 traffic of a dual-stack socket.
+void pool_source(const config& c, uint32_t f, const sockaddr* dst, source& s) noexcept {
+    if (!(f & inet6)) {
+        if (!c.pool_v4_len) return;
+        std::memcpy(&s.prefix, &c.pool_v4, sizeof c.pool_v4);
+        s.prefix_len = c.pool_v4_len;
+    } else if (is_v4_mapped(dst)) {
+        if (!c.pool_v4_len) return;
+        sockaddr_in6 m = mapped(c.pool_v4);
+        std::memcpy(&s.prefix, &m, sizeof m);
+        s.prefix_len = uint8_t(c.pool_v4_len + 96);
+    } else if (c.pool_v6_len) {
+        std::memcpy(&s.prefix, &c.pool_v6, sizeof c.pool_v6);
+        s.prefix_len = c.pool_v6_len;
+    }
+}
 
 source default_source(const config& c, uint32_t f, const sockaddr* dst) noexcept {
     source s;
@@ -50,6 +72,7 @@ source default_source(const config& c, uint32_t f, const sockaddr* dst) noexcept
     } else if (c.has_v6) {
         s.sa = c.src_v6, s.len = sizeof s.sa;
     }
+    if (!s.len) pool_source(c, f, dst, s);
     return s;
 }
 
@@ -77,6 +100,10 @@ int via_connectx(int fd, fd_slot& s, uint32_t f, const source& src, const sockad
     o.size = sizeof o;
     o.port_lo = c.port_lo;
     o.port_hi = c.port_hi;
+    if (src.prefix_len) {
+        o.pool_prefix = &src.prefix;
+        o.pool_prefix_len = src.prefix_len;
+    }
     // Only for --verbose: reporting the local end can cost connectx a getsockname().
     o.result = c.verbose ? &res : nullptr;
     int rc, e;
@@ -122,7 +149,7 @@ int connect_tcp(int fd, fd_slot& s, uint32_t f, const sockaddr* dst, socklen_t l
         return via_connectx(fd, s, f, src, dst, len);
     }
     source src = default_source(c, f, dst);
-    if (!src.len && !c.port_lo) return plain(fd, dst, len, "connect");
+    if (!src.any() && !c.port_lo) return plain(fd, dst, len, "connect");
     return via_connectx(fd, s, f, src, dst, len);
 }
 
@@ -132,6 +159,7 @@ int connect_udp(int fd, fd_slot& s, uint32_t f, const sockaddr* dst, socklen_t l
     if (f & deferred) {
         std::memcpy(&src.sa, &s.source, sizeof src.sa);
         src.len = inet_len(reinterpret_cast<sockaddr*>(&s.source));
+        src.prefix_len = 0;  // the program bound an address: that one, not the pool
     }
     int rc = via_connectx(fd, s, f, src, dst, len);
     if (rc == 0) s.flags.fetch_and(~deferred, std::memory_order_release);

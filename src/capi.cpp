@@ -1,6 +1,11 @@
 // capi.cpp - the C ABI and the C++ entry point: thin shims over cx::detail::connect_socket. Neither lets
 // an exception out (nothing below throws; noexcept makes that a promise).
+#include <algorithm>
 #include <cerrno>
+#include <climits>
+#include <cstring>
+#include <new>
+#include <vector>
 
 #include "request.hpp"
 
@@ -27,6 +32,23 @@ result<connection> connect(int fd, const std::optional<address>& src, const addr
     copts.ifindex = o.ifindex;
     connectx_result res;
     copts.result = &res;
+    std::vector<sockaddr_storage> pool;
+    sockaddr_storage prefix{};
+    try {
+        pool.resize(o.pool.size());
+    } catch (const std::bad_alloc&) {
+        return errno_code(ENOMEM);
+    }
+    for (size_t i = 0; i < o.pool.size(); ++i)
+        std::memcpy(&pool[i], o.pool[i].sa(), o.pool[i].size());
+    if (!pool.empty()) copts.pool = pool.data();
+    copts.pool_count = uint32_t(std::min<size_t>(pool.size(), UINT32_MAX));
+    if (o.pool_prefix) {
+        std::memcpy(&prefix, o.pool_prefix->network.sa(), o.pool_prefix->network.size());
+        copts.pool_prefix = &prefix;
+        // A length of 0 would read as "no prefix": the whole address space is no pool either.
+        copts.pool_prefix_len = o.pool_prefix->length ? o.pool_prefix->length : 255;
+    }
     int e = cx::detail::connect_socket(fd, src ? src->sa() : nullptr, src ? src->size() : 0,
                                        dst.sa(), dst.size(), &copts);
     if (e != 0) return errno_code(e);

@@ -46,6 +46,11 @@ struct request {
 int validate(int fd, const sockaddr* src, socklen_t src_len, const sockaddr* dst,
              socklen_t dst_len, const connectx_opts* opts, request& out) noexcept;
 
+// A pool's source into a validated request `r`, with connectx()'s checks of a source address:
+// EAFNOSUPPORT (family, IPv4-mapped form), EINVAL (multicast, broadcast, scope). No system call
+// (the socket's own checks were made by validate).
+int set_source(request& r, const address& src) noexcept;
+
 // The socket's own state: EAFNOSUPPORT if its family is not `r.family`, EPROTOTYPE if it is raw,
 // EISCONN if connected, EINVAL if bound; 0 if it is fresh.
 int check_socket(const request& r) noexcept;
@@ -67,6 +72,17 @@ int udp_connect(const request& req, connectx_result& res) noexcept;
 // goes where opts->result points, if anywhere; the local address is looked up only then.
 int connect_socket(int fd, const sockaddr* src, socklen_t src_len, const sockaddr* dst,
                    socklen_t dst_len, const connectx_opts* opts) noexcept;
+
+// The TCP or UDP path for a validated request (interface checked), and the report of its
+// result: `res` is zeroed first; on success (and EINPROGRESS) `remote` is filled, and `local`
+// when `want_local` (a getsockname the caller may not need).
+int connect_request(const request& req, bool want_local, connectx_result& res) noexcept;
+
+// A call whose opts carry a source pool (pool_connect.cpp): validates the pool, then tries its
+// sources in turn. `req` is left as the last attempt's, for the counters.
+int connect_pool(int fd, const sockaddr* src, socklen_t src_len, const sockaddr* dst,
+                 socklen_t dst_len, const connectx_opts& opts, request& req,
+                 connectx_result& res) noexcept;
 
 // The caller's opts into `out`, by the kernel's rule for extensible structs (openat2, clone3):
 // `size` below the first published layout is EINVAL and nothing past `size` is read; a larger

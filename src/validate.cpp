@@ -123,22 +123,38 @@ int settle_scopes(request& out) {
 
 // The IPv6 rules: the source's form matches the destination's, a mapped destination needs a
 // dual-stack socket, and the scopes agree.
-int check_ipv6(int fd, request& out) {
+// The source's form against the destination's, and the scopes: no system call.
+int check_ipv6_source(request& out) {
     // IPv4 traffic needs an IPv4 source and IPv6 traffic an IPv6 one. "::" fits both;
     // "::ffff:0.0.0.0" is the IPv4 wildcard and fits IPv4 destinations only.
-    bool mapped = out.dst.is_v4_mapped();
-    if (out.src.is_v4_mapped() != mapped && (out.src_ip_given || out.src.is_v4_mapped()))
+    if (out.src.is_v4_mapped() != out.dst.is_v4_mapped() &&
+        (out.src_ip_given || out.src.is_v4_mapped()))
         return EAFNOSUPPORT;
-    if (mapped) {
+    return settle_scopes(out);
+}
+
+int check_ipv6(int fd, request& out) {
+    if (int e = check_ipv6_source(out)) return e;
+    if (out.dst.is_v4_mapped()) {
         int v6only;
         // Refused (ENOPROTOOPT, EOPNOTSUPP) only when the socket is not IPv6 after all.
         if (sys::getsockopt_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, v6only) != 0 || v6only)
             return EAFNOSUPPORT;
     }
-    return settle_scopes(out);
+    return 0;
 }
 
 }  // namespace
+
+int set_source(request& r, const address& src) noexcept {
+    if (src.family() != r.family) return EAFNOSUPPORT;
+    if (src.is_multicast() || src.is_broadcast()) return EINVAL;
+    r.src = src;
+    r.src_ip_given = !src.is_wildcard();
+    // The socket's IPV6_V6ONLY was asked when the request was validated: same socket, same dst.
+    if (r.family == AF_INET6) return check_ipv6_source(r);
+    return 0;
+}
 
 int validate(int fd, const sockaddr* src, socklen_t src_len, const sockaddr* dst, socklen_t dst_len,
              const connectx_opts* opts, request& out) noexcept {

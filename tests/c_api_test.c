@@ -53,7 +53,32 @@ int main(void) {
     errno = 0;
     CHECK(connectx(fd, NULL, 0, (struct sockaddr *)&dst, sizeof dst - 1, NULL) == -1);
     CHECK(errno == EINVAL);
+    {
+        /* A pool from C: a prefix of length 33 is refused before any side effect. */
+        struct sockaddr_storage net;
+        memset(&net, 0, sizeof net);
+        ((struct sockaddr_in *)&net)->sin_family = AF_INET;
+        memset(&opts, 0, sizeof opts);
+        opts.size = sizeof opts;
+        opts.pool_prefix = &net;
+        opts.pool_prefix_len = 33;
+        errno = 0;
+        CHECK(connectx(fd, NULL, 0, (struct sockaddr *)&dst, sizeof dst, &opts) == -1);
+        CHECK(errno == EINVAL);
+    }
     close(fd);
+    {
+        struct connectx_counters counters;
+        struct connectx_port_budget budget;
+        memset(&counters, 0, sizeof counters);
+        counters.size = sizeof counters;
+        CHECK(connectx_counters_read(&counters) == 0);
+        CHECK(counters.calls == 6 && counters.failures == 6); /* the six calls above */
+        errno = 0;
+        CHECK(connectx_budget(IPPROTO_ICMP, (struct sockaddr *)&dst, sizeof dst,
+                              (struct sockaddr *)&dst, sizeof dst, &budget) == -1);
+        CHECK(errno == EINVAL);
+    }
 
     CHECK(strcmp(connectx_technique_name(CONNECTX_TECH_UDP_LOCK), "udp-lock") == 0);
     CHECK(strcmp(connectx_technique_name(CONNECTX_TECH_UDP_ALONE), "udp-alone") == 0);

@@ -179,6 +179,13 @@ TEST(CliArgs, ParsesCurlSpellingsBundlesAndInlineValues) {
     EXPECT_EQ(s.args.source_ip->to_string(false), "2001:db8::1");
     EXPECT_EQ(s.args.source_port, 45001);
 
+    auto pool = parse({"--source", "10.0.0.0/29", "--local-port", "40000-40009", "udp://h:53"});
+    ASSERT_EQ(pool.error, "");
+    ASSERT_TRUE(pool.args.source_pool);
+    EXPECT_EQ(pool.args.source_pool->network.ip_string(), "10.0.0.0");
+    EXPECT_EQ(pool.args.source_pool->length, 29);
+    EXPECT_FALSE(pool.args.source_ip);
+
     auto i = parse({"--interface", "127.0.0.5", "--source", "127.0.0.5", "tcp://h:1"});
     ASSERT_EQ(i.error, "");
     EXPECT_EQ(i.args.interface_name, "");
@@ -228,6 +235,12 @@ TEST(CliArgs, RejectsBadValuesWithTheOptionNamed) {
         {{"--source", "1.2.3.4:5", "--local-port", "6", "u"}, "both set the source port"},
         {{"--source", "1.2.3.4", "--interface", "1.2.3.5", "u"}, "different addresses"},
         {{"-4", "--source", "::1", "u"}, "-4 given with an IPv6"},
+        {{"--source", "10.0.0.1/29", "u"}, "--source: expected IP/LEN with the host bits zero"},
+        {{"--source", "10.0.0.0/33", "u"}, "--source: expected IP/LEN"},
+        {{"--source", "10.0.0.0/", "u"}, "--source: expected IP/LEN"},
+        {{"--source", "10.0.0.0/29", "--interface", "10.0.0.1", "u"}, "--source PREFIX and"},
+        {{"--source", "10.0.0.0/29", "--local-port", "5", "u"}, "not one port"},
+        {{"-6", "--source", "10.0.0.0/29", "u"}, "-6 given with an IPv4 source prefix"},
         {{"-I", "-d", "x", "u"}, "-I"},
         {{"-F", "a=b", "-d", "x", "u"}, "-F and -d"},
     };
@@ -821,6 +834,34 @@ TEST_F(CliNetns, UdpEchoWithAPinnedPortTwiceInARow) {
         int port = std::atoi(r6.out.c_str() + 3);
         EXPECT_GE(port, 40020);
         EXPECT_LE(port, 40029);
+    });
+}
+
+TEST_F(CliNetns, SourcePrefixPicksPoolAddressesAndSaysWhenAllAreFull) {
+    cxtest::netns_options small;
+    small.port_lo = 40000;
+    small.port_hi = 40001;
+    cxtest::run_in_netns(small, [] {
+        cxtest::echo_server echo(dst_v4(0, kEchoPort), SOCK_DGRAM);
+        auto dst = dst_v4(0, echo.port());
+        // 127.0.0.0/30: 127.0.0.1 and 127.0.0.2. Two ports each; three of the four are taken.
+        std::vector<int> held;
+        for (const char* src : {"127.0.0.1", "127.0.0.1", "127.0.0.2"}) {
+            held.push_back(cxtest::socket_for(dst, SOCK_DGRAM));
+            ASSERT_TRUE(cx::connect(held.back(), v4(src), dst));
+        }
+        auto r = cli({"-v", "--source", "127.0.0.0/30", "--idle-timeout", "1", "-d", "x", "-w",
+                      "|%{local_ip}", "udp://" + dst.to_string()});
+        EXPECT_EQ(r.exit, 0) << describe(r);
+        EXPECT_EQ(r.out, "x|127.0.0.2") << "the one free 2-tuple, wherever the pool started";
+        EXPECT_CONTAINS(r.err, ("* Source: pool 127.0.0.0/30"));
+        held.push_back(cxtest::socket_for(dst, SOCK_DGRAM));
+        ASSERT_TRUE(cx::connect(held.back(), v4("127.0.0.2"), dst));
+        auto full = cli({"--source", "127.0.0.0/30", "-d", "x", "udp://" + dst.to_string()});
+        EXPECT_EQ(full.exit, 45) << describe(full);
+        EXPECT_CONTAINS(full.err, ("no free source port toward " + dst.to_string() +
+                                   " from any address of 127.0.0.0/30"));
+        for (int fd : held) ::close(fd);
     });
 }
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 
 #include "support/netns.hpp"
@@ -19,7 +20,8 @@ namespace {
 using cxtest::dst_v4;
 using cxtest::v4;
 
-constexpr uint32_t kFirstLayout = 24;  // size .. result: the layout of version 0.1
+constexpr uint32_t kFirstLayout = 24;   // size .. result: the layout of version 0.1
+constexpr uint32_t kSecondLayout = 48;  // .. pool_prefix: the source pool (layout 1)
 
 // Two pages, the second inaccessible: an object placed at the end of the first has nothing
 // readable after it.
@@ -41,9 +43,22 @@ int call(int fd, const cx::address& dst, const connectx_opts* o) {
     return connectx(fd, nullptr, 0, dst.sa(), dst.size(), o) == 0 ? 0 : errno;
 }
 
-TEST(OptsAbi, FirstLayoutIsTwentyFourBytes) {
-    EXPECT_EQ(sizeof(connectx_opts), kFirstLayout) << "a new field appends: keep this test's "
-                                                      "kFirstLayout at the first layout";
+TEST(OptsAbi, LayoutsAppendTheFirstIsTwentyFourBytesThePoolOneFortyEight) {
+    EXPECT_EQ(offsetof(connectx_opts, pool), kFirstLayout) << "the pool fields append";
+    EXPECT_EQ(sizeof(connectx_opts), kSecondLayout) << "a new field appends: keep this test's "
+                                                       "layouts, add the new one";
+}
+
+TEST(OptsAbiNetns, FirstLayoutAtTheEndOfAPageIsAcceptedWithoutReadingThePoolFields) {
+    CXTEST_REQUIRE_NETNS();
+    cxtest::run_in_netns([] {
+        guarded_page g;
+        auto* o = static_cast<connectx_opts*>(g.tail(kFirstLayout));
+        std::memset(o, 0, kFirstLayout);
+        o->size = kFirstLayout;
+        cxtest::unique_fd fd(cxtest::udp_socket(AF_INET));
+        EXPECT_EQ(call(fd, dst_v4(0, 53), o), 0) << "an old program's opts, no pool";
+    });
 }
 
 TEST(OptsAbiNetns, ShortOptsAtTheEndOfAPageIsEinvalWithoutReadingPastSize) {
@@ -85,7 +100,7 @@ TEST(OptsAbiNetns, LargerOptsWithAZeroTailIsAcceptedANonZeroTailIsE2big) {
     CXTEST_REQUIRE_NETNS();
     cxtest::run_in_netns([] {
         guarded_page g;
-        constexpr size_t kLarger = kFirstLayout + 40;
+        constexpr size_t kLarger = sizeof(connectx_opts) + 40;
         auto* o = static_cast<connectx_opts*>(g.tail(kLarger));
         std::memset(o, 0, kLarger);
         o->size = kLarger;
@@ -95,7 +110,7 @@ TEST(OptsAbiNetns, LargerOptsWithAZeroTailIsAcceptedANonZeroTailIsE2big) {
         EXPECT_EQ(call(fd, dst_v4(0, 53), o), 0);
         EXPECT_EQ(res.technique, CONNECTX_TECH_UDP_ALONE) << "the known fields were read";
         fd.reset();
-        for (size_t byte : {size_t(kFirstLayout), kLarger - 1}) {
+        for (size_t byte : {sizeof(connectx_opts), kLarger - 1}) {
             reinterpret_cast<unsigned char*>(o)[byte] = 1;
             fd.reset(cxtest::udp_socket(AF_INET));
             EXPECT_EQ(call(fd, dst_v4(0, 53), o), E2BIG) << "non-zero byte " << byte;

@@ -135,6 +135,12 @@ TEST(PreloadContract, UdpFlowsPassTheRangeAndOffSwitchRestoresTheCeiling) {
     expect_scenario("udp_flows_pass_the_range_unless_off", {{"CONNECTX_OFF", "1"}});
 }
 
+TEST(PreloadContract, UdpFlowsFromAPoolPassSourcesTimesRange) {
+    CXTEST_REQUIRE_NETNS();
+    expect_scenario("udp_flows_from_a_pool_pass_sources_times_range",
+                    {{"CONNECTX_POOL", "127.0.0.0/30"}});
+}
+
 TEST(PreloadContract, VerboseWritesOneLinePerConnectionWithTupleAndTechnique) {
     CXTEST_REQUIRE_NETNS();
     cxtest::run_in_netns(small_range(), [] {
@@ -162,10 +168,11 @@ TEST(ConnectxExec, AppendsToAnExistingLdPreload) {
 
 TEST(ConnectxExec, OptionsBecomeTheEnvironmentTheDropInReads) {
     auto r = cxtest::run_under_exec(
-        {"/bin/sh", "-c", "echo $CONNECTX_SOURCE $CONNECTX_PORTS $CONNECTX_VERBOSE $CONNECTX_OFF"},
-        {"--source", "10.0.0.1,fd00::1", "--ports", "30000-30999", "--off"});
+        {"/bin/sh", "-c",
+         "echo $CONNECTX_SOURCE $CONNECTX_PORTS $CONNECTX_POOL $CONNECTX_VERBOSE $CONNECTX_OFF"},
+        {"--source", "10.0.0.1", "--ports", "30000-30999", "--pool", "fd00::/120", "--off"});
     EXPECT_EQ(r.exit, 0) << r.err;
-    EXPECT_EQ(r.out, "10.0.0.1,fd00::1 30000-30999 1\n");
+    EXPECT_EQ(r.out, "10.0.0.1 30000-30999 fd00::/120 1\n");
 }
 
 TEST(ConnectxExec, BadOptionsAreRefusedWithExit125AndTheReason) {
@@ -173,6 +180,12 @@ TEST(ConnectxExec, BadOptionsAreRefusedWithExit125AndTheReason) {
                                                            {"--ports", "0-10"},
                                                            {"--source", "host.example"},
                                                            {"--source", "10.0.0.1,10.0.0.2"},
+                                                           {"--pool", "10.0.0.1/29"},
+                                                           {"--pool", "10.0.0.0/8"},
+                                                           {"--pool", "10.0.0.0/33"},
+                                                           {"--pool", "10.0.0.0/29,10.1.0.0/29"},
+                                                           {"--source", "10.0.0.1", "--pool",
+                                                            "10.0.0.0/29"},
                                                            {"--bogus"}}) {
         auto r = cxtest::run_under_exec({"/bin/true"}, opts);
         EXPECT_EQ(r.exit, 125) << opts[0];

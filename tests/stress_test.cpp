@@ -142,6 +142,26 @@ TEST(StressTool, UdpConnectxReachesRangeTimesDestinationsThenEagain) {
     expect_ceiling(by_technique(doc)["udp-connectx"], 256, "EAGAIN", true);
 }
 
+TEST(StressTool, FourSourcesReachSourcesTimesRangeTimesDestinationsWithNoDuplicate) {
+    CXTEST_REQUIRE_NETNS();
+    for (const char* fill : {"round-robin", "sequential"}) {
+        json doc = run_json({"--ports", "16", "-d", "2", "--sources", "4", "--fill", fill, "-t",
+                             "udp-connectx,tcp-connectx,tcp-no-port"});
+        EXPECT_EQ(doc["sources"].get<int>(), 4);
+        EXPECT_EQ(doc["capacity"].get<uint64_t>(), 4u * 16 * 2);
+        auto rows = by_technique(doc);
+        expect_ceiling(rows["udp-connectx"], 4 * 16 * 2, "EAGAIN", true);
+        expect_ceiling(rows["tcp-connectx"], 4 * 16 * 2, "EADDRNOTAVAIL", true);
+        // The kernel rows keep their one source: the pool is what lifts the ceiling. (In
+        // sequential order the first destination's share is the pool's, 64: its first failure,
+        // at 17, ends the row.)
+        const bool rr = std::string(fill) == "round-robin";
+        expect_ceiling(rows["tcp-no-port"], rr ? 16 * 2 : 16, "EADDRNOTAVAIL", rr);
+    }
+    json v6 = run_json({"--ports", "16", "-d", "2", "--sources", "3", "-6", "-t", "udp-connectx"});
+    expect_ceiling(by_technique(v6)["udp-connectx"], 3 * 16 * 2, "EAGAIN", true);
+}
+
 TEST(StressTool, GuardedRowMatchesTheBuild) {
     CXTEST_REQUIRE_NETNS();
     cxtest::cli_result r =
@@ -210,9 +230,12 @@ TEST(StressTool, JsonSchemaIsStable) {
     CXTEST_REQUIRE_NETNS();
     json doc = run_json({"--ports", "8", "-d", "2", "-t", "tcp-connect"});
     EXPECT_EQ(doc["schema"].get<std::string>(), "connectx-stress/1");
+    // "sources" came with --sources (an added key: readers of schema 1 are not broken).
     EXPECT_EQ(keys(doc), (std::set<std::string>{"schema", "version", "kernel", "mode", "family",
-                                                "source", "destinations", "fill", "server_port",
-                                                "port_range", "capacity", "timeout_s", "results"}));
+                                                "source", "destinations", "sources", "fill",
+                                                "server_port", "port_range", "capacity",
+                                                "timeout_s", "results"}));
+    EXPECT_EQ(doc["sources"].get<int>(), 1);
     EXPECT_EQ(doc["mode"].get<std::string>(), "compare");
     EXPECT_EQ(doc["fill"].get<std::string>(), "round-robin");
     EXPECT_EQ(doc["family"].get<std::string>(), "ipv4");
@@ -278,6 +301,8 @@ TEST(StressTool, BadOptionsExitWithStatusTwo) {
                                           {"--ports", "x"},
                                           {"--destinations", "0"},
                                           {"--destinations", "4097"},
+                                          {"--sources", "0"},
+                                          {"--sources", "257"},
                                           {"--techniques", "tcp-nope"},
                                           {"--techniques", ""},
                                           {"--count", "0"},

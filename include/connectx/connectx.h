@@ -78,7 +78,41 @@ struct connectx_opts {
     uint16_t port_hi;  /* used when src has port 0. lo > hi or lo == 0 < hi is EINVAL. */
     int32_t ifindex;   /* bind the connection to this interface (SO_BINDTODEVICE); 0 = none */
     struct connectx_result *result; /* optional out-pointer, may be NULL */
+    /* --- layout 1 (48 bytes): a source-address pool. See "Source pools" below. */
+    const struct sockaddr_storage *pool; /* pool_count source addresses (port 0), may be NULL */
+    uint32_t pool_count;                 /* entries of `pool`; 0 = none */
+    uint8_t pool_prefix_len;             /* 0 = no prefix; else the length of *pool_prefix */
+    uint8_t reserved1_[3];               /* zero */
+    const struct sockaddr_storage *pool_prefix; /* a network prefix (address + pool_prefix_len) */
 };
+
+/*
+ * Source pools. With a pool (any pool field set) connectx() chooses the source IP itself:
+ * capacity is then addresses x range x destinations. The pool is the `pool_count` addresses of
+ * `pool` followed by the addresses of the prefix: all of them, except that an IPv4 prefix
+ * shorter than /31 leaves out its network and broadcast addresses. Policy: round-robin. Each
+ * call starts at the next pool entry (one process-wide counter that starts at a random entry),
+ * and when an entry is exhausted toward dst (UDP: EAGAIN; TCP: EADDRNOTAVAIL, which is also what
+ * a non-local address gives) it moves on to the next, so the pool fills evenly and every address
+ * is tried before the call fails with the last entry's errno. Any other error ends the call at
+ * once. An entry found exhausted toward dst is tried last (still tried) by the calls of the next
+ * 100 ms. The chosen source is in result->local. Every list entry is checked on every call,
+ * before any side effect (no system call, but a cost that grows with the list); a prefix costs
+ * the same whatever its size. Bad pools, before any side effect:
+ *   EINVAL        a pool together with a source address other than the wildcard with port 0;
+ *                 an empty pool (pool set, pool_count 0, no prefix); pool_count > 0 with pool
+ *                 NULL, or above 65,536; pool_prefix_len > 0 with pool_prefix NULL, or
+ *                 pool_prefix with length 0; a length above 32 (IPv4) or 128 (IPv6), or a
+ *                 prefix of more than 65,536 addresses (IPv4 shorter than /16, IPv6 shorter than
+ *                 /112; IPv4-mapped prefixes count their length over 128 bits); a prefix with
+ *                 host bits set or a port; a pool entry with a port, or one that is the
+ *                 wildcard, a multicast or the broadcast address; reserved1_ not zero.
+ *   EAFNOSUPPORT  a pool entry or the prefix of another family than the socket (IPv4 traffic
+ *                 on an IPv6 socket takes IPv4-mapped entries, as for src).
+ * After a failure the socket holds no port and no association, as after any failed call; its
+ * local address may be the last pool entry tried (a failed bind+connect leaves the address, as
+ * bind(2) does).
+ */
 
 /*
  * Connect socket `fd` (SOCK_STREAM or SOCK_DGRAM, AF_INET or AF_INET6, unbound and unconnected)
@@ -165,6 +199,56 @@ CONNECTX_API int connectx(int fd, const struct sockaddr *src, socklen_t src_len,
  */
 CONNECTX_API int connectx_source(int fd, const struct sockaddr *dst, socklen_t dst_len,
                                  struct sockaddr_storage *src);
+
+/*
+ * connectx_budget(): the port budget of one (source IP, destination, protocol) in the calling thread's network
+ * namespace, from one SOCK_DIAG census of that protocol's table (IPv4 for AF_INET and
+ * IPv4-mapped addresses, IPv6 otherwise):
+ *   usable  ports of ip_local_port_range that ip_local_reserved_ports leaves;
+ *   used    usable ports that cannot carry a new flow from `src` to `dst`: a socket with that
+ *           local port is connected to `dst` from `src` (any state, TIME_WAIT included), or is
+ *           not connected (a listener, an unconnected UDP socket) and bound to `src` or to the
+ *           wildcard address;
+ *   free    usable - used: what connectx() can still open from `src` toward `dst`.
+ * `src` is an IP (its port is ignored); `dst` an IP and port. protocol is IPPROTO_TCP or
+ * IPPROTO_UDP. Returns 0, or -1 with errno: EINVAL (NULL or short address, dst port 0, protocol
+ * not TCP/UDP, a wildcard src or dst), EAFNOSUPPORT (families differ or are not AF_INET/AF_INET6),
+ * the errors of reading the sysctls, and the netlink errors of connectx() (EPROTO, ETIMEDOUT,
+ * EMFILE, ENOBUFS, ...).
+ */
+struct connectx_port_budget {
+    uint32_t usable;
+    uint32_t used;
+    uint32_t free;
+    uint16_t range_lo; /* ip_local_port_range, inclusive */
+    uint16_t range_hi;
+};
+CONNECTX_API int connectx_budget(int protocol, const struct sockaddr *src, socklen_t src_len,
+                                 const struct sockaddr *dst, socklen_t dst_len,
+                                 struct connectx_port_budget *out);
+
+/*
+ * Per-process counters of the library since it was loaded, kept with relaxed atomics: each is
+ * exact, the set is not one instant's snapshot. `size` (in) is sizeof(struct connectx_counters)
+ * as the caller knows it; fields past it are not written (it may only grow by appending).
+ */
+struct connectx_counters {
+    uint32_t size;
+    uint32_t reserved_;
+    uint64_t calls;            /* connectx() calls */
+    uint64_t failures;         /* calls that returned -1, EINPROGRESS excepted */
+    uint64_t by_technique[8];  /* successful calls (EINPROGRESS included) by connectx_technique */
+    uint64_t lookups;          /* SOCK_DIAG conflict lookups the calls made */
+    uint64_t eagain;           /* UDP searches that found no free port toward dst (EAGAIN) */
+    uint64_t eaddrnotavail;    /* TCP attempts that found no free port or 4-tuple */
+    uint64_t fail_closed;      /* calls refused because the conflict check could not answer:
+                                  UDP (and TCP with a port range) calls ending in EPROTO,
+                                  EPROTONOSUPPORT, EMFILE, ENFILE, ENOBUFS, ENOMEM, or, for UDP,
+                                  ETIMEDOUT */
+    uint64_t pool_moves;       /* pool entries passed over because exhausted toward dst */
+};
+/* Fills `out` up to out->size. Returns 0, or -1 with EINVAL (NULL, or size below 8). */
+CONNECTX_API int connectx_counters_read(struct connectx_counters *out);
 
 /* Name of a technique ("connect", "bind-no-port", ...); "unknown" for other values. */
 CONNECTX_API const char *connectx_technique_name(uint32_t technique);

@@ -17,6 +17,7 @@
 #include <system_error>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace cx {
 
@@ -150,10 +151,22 @@ struct port_range {
     uint16_t hi = 0;  // inclusive, host order
 };
 
+// A network prefix: "10.0.0.0/29", "2001:db8::/120". Host bits must be zero.
+struct prefix {
+    address network;
+    uint8_t length = 0;
+    // Errors: EINVAL (not "IP/LEN", LEN out of 0..32 or 0..128, host bits set).
+    static CONNECTX_API result<prefix> parse(std::string_view text) noexcept;
+};
+
 struct options {
     std::optional<port_range> ports;  // source ports to pick from when src has port 0
     int ifindex = 0;                  // interface to bind to (SO_BINDTODEVICE); 0 = none
     uint32_t flags = 0;               // CONNECTX_F_*
+    // A source pool (connectx(3), "Source pools"): these addresses, then the prefix's. With a
+    // pool, src must be nullopt.
+    std::vector<address> pool;
+    std::optional<prefix> pool_prefix;
 };
 
 struct connection {
@@ -169,6 +182,39 @@ struct connection {
 // A non-blocking TCP socket yields EINPROGRESS with the connection under way.
 CONNECTX_API result<connection> connect(int fd, const std::optional<address>& src, const address& dst,
                            const options& opts = {}) noexcept;
+
+// connectx_budget(3) for C++: usable, used and free ports from `src` toward `dst`.
+struct port_budget {
+    uint32_t usable = 0;
+    uint32_t used = 0;
+    uint32_t free = 0;
+    port_range range;  // ip_local_port_range
+};
+CONNECTX_API result<port_budget> budget(int protocol, const address& src,
+                                        const address& dst) noexcept;
+
+// One (source IP, destination) pair of a census: the budget of that pair, as budget() counts it.
+struct port_occupancy {
+    int protocol = 0;  // IPPROTO_TCP or IPPROTO_UDP
+    address source;    // port 0
+    address destination;
+    uint32_t used = 0;
+    uint32_t usable = 0;
+    uint32_t free = 0;
+};
+// A census of one protocol in the calling thread's namespace: its usable ports, and every pair
+// whose connected sockets hold at least one usable port (used > 0: the accepted side of a
+// connection, whose port is its listener's, is not listed), IPv4 and IPv6, most used first (ties by source, then
+// destination). One SOCK_DIAG dump per family. Errors as connectx_budget(3), and ENOMEM.
+struct port_census_report {
+    port_range range;     // ip_local_port_range
+    uint32_t usable = 0;  // its ports that ip_local_reserved_ports leaves
+    std::vector<port_occupancy> pairs;
+};
+CONNECTX_API result<port_census_report> port_census(int protocol) noexcept;
+
+// connectx_counters_read(3) for C++.
+CONNECTX_API connectx_counters counters() noexcept;
 
 // connectx_source(3) for C++: the source address connectx() would give `fd` toward `dst` when
 // none is named (port 0). Errors as connectx_source(3) sets them.

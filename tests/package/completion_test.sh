@@ -32,7 +32,7 @@ expect() {
     fi
 }
 
-for tool in connectx-stress connectx-guard; do
+for tool in connectx-stress connectx-guard connectx-ports connectx-exec; do
     # shellcheck disable=SC1090
     source "$src/tools/completion/$tool" || { echo "cannot source $tool" >&2; exit 1; }
 done
@@ -48,5 +48,12 @@ expect "connectx-stress --pl" "--plot "
 expect "connectx-stress --ver" "--version "
 expect "connectx-stress --c" "--count --csv "
 expect "connectx-stress --cx" ""
+expect "connectx-stress --so" "--sources "
+expect "connectx-ports --p" "--prometheus "
+expect "connectx-ports --w" "--watch "
+expect "connectx-ports --n" "--netns "
+expect "connectx-ports --t" "--tcp --top "
+expect "connectx-exec --poo" "--pool "
+
 if ((failed)); then exit 1; fi
 echo "completions ok"

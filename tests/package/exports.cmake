@@ -18,7 +18,7 @@ foreach(line ${lines})
     endif()
     if(sym MATCHES "cx::detail")
       list(APPEND bad "${sym}")
-    elseif(NOT sym MATCHES "^(connectx|connectx_source|connectx_technique_name|connectx_guard_[a-z_]+)@@CONNECTX_0$"
+    elseif(NOT sym MATCHES "^(connectx|connectx_source|connectx_technique_name|connectx_budget|connectx_counters_read|connectx_guard_[a-z_]+)@@CONNECTX_0$"
        AND NOT sym MATCHES "^(cx::|operator[^ ]* *\\(cx::|cx::[a-z_]+::)"
        AND NOT sym MATCHES "^(typeinfo|vtable) .*cx::")
       list(APPEND bad "${sym}")

@@ -428,6 +428,36 @@ bool udp_flows_pass_the_range_unless_off() {
     return true;
 }
 
+// Under CONNECTX_POOL=127.0.0.0/30 (127.0.0.1 and .2): 2 sources x 16 ports x 2 destinations,
+// each flow's 4-tuple distinct, both sources used toward each destination; then EAGAIN.
+bool udp_flows_from_a_pool_pass_sources_times_range() {
+    std::vector<int> held;
+    std::set<std::string> tuples, sources;
+    for (const char* d : {"127.0.1.1", "127.0.1.2"}) {
+        for (int i = 0; i < 2 * 16; ++i) {
+            auto dst = in4(d, kPort);
+            int c = udp();
+            CHECK(connect(c, sa(dst), sizeof dst) == 0);
+            sockaddr_in l{};
+            socklen_t len = sizeof l;
+            CHECK(getsockname(c, reinterpret_cast<sockaddr*>(&l), &len) == 0);
+            char ip[INET_ADDRSTRLEN];
+            inet_ntop(AF_INET, &l.sin_addr, ip, sizeof ip);
+            sources.insert(ip);
+            tuples.insert(std::string(ip) + ":" + std::to_string(ntohs(l.sin_port)) + ">" + d);
+            held.push_back(c);
+        }
+        auto dst = in4(d, kPort);
+        int c = udp();
+        CHECK(connect(c, sa(dst), sizeof dst) != 0 && errno == EAGAIN);
+        close(c);
+    }
+    CHECK(tuples.size() == 64);
+    CHECK(sources == (std::set<std::string>{"127.0.0.1", "127.0.0.2"}));
+    for (int c : held) close(c);
+    return true;
+}
+
 struct scenario {
     const char* name;
     bool (*run)();
@@ -454,6 +484,8 @@ constexpr scenario kScenarios[] = {
     {"ipv4_sockaddr_on_dual_stack_socket_is_connected_by_the_kernel",
      ipv4_sockaddr_on_dual_stack_socket_is_connected_by_the_kernel},
     {"udp_flows_pass_the_range_unless_off", udp_flows_pass_the_range_unless_off},
+    {"udp_flows_from_a_pool_pass_sources_times_range",
+     udp_flows_from_a_pool_pass_sources_times_range},
 };
 
 // Before GoogleTest's main: a re-executed copy runs its scenario and exits.

@@ -32,6 +32,10 @@ void usage(FILE* to) {
         "  -s, --source ADDR[,ADDR]  default source address of client sockets that do not bind\n"
         "                            (one IPv4 and/or one IPv6)          [CONNECTX_SOURCE]\n"
         "  -p, --ports LO-HI         source port range for the connections [CONNECTX_PORTS]\n"
+        "  -P, --pool PREFIX[,PREFIX]  a source pool for client sockets that do not bind: the\n"
+        "                            library picks an address of the prefix and moves on when\n"
+        "                            one is full (one IPv4 and/or one IPv6 prefix, each of a\n"
+        "                            family --source leaves open)         [CONNECTX_POOL]\n"
         "  -v, --verbose             one line per connection on stderr, and say whether the\n"
         "                            drop-in can reach PROGRAM at all    [CONNECTX_VERBOSE=1]\n"
         "      --off                 load the drop-in inert: every call goes to libc as is\n"
@@ -82,8 +86,12 @@ std::string preload_with(const std::string& lib) {
 bool valid(const char* var, const char* value) {
     cxp::config c;
     bool sw;
+    // CONNECTX_POOL is checked against CONNECTX_SOURCE's families, as the drop-in reads them.
+    if (!std::strcmp(var, "CONNECTX_POOL"))
+        if (const char* s = std::getenv("CONNECTX_SOURCE")) (void)cxp::parse_sources(s, c);
     int e = !std::strcmp(var, "CONNECTX_SOURCE")  ? cxp::parse_sources(value, c)
             : !std::strcmp(var, "CONNECTX_PORTS") ? cxp::parse_ports(value, c)
+            : !std::strcmp(var, "CONNECTX_POOL")  ? cxp::parse_pools(value, c)
                                                   : cxp::parse_switch(value, sw);
     if (e == 0) return true;
     std::fprintf(stderr, "connectx-exec: %s=\"%s\" is not valid: %s\n", var, value,
@@ -91,6 +99,9 @@ bool valid(const char* var, const char* value) {
                      ? "expected numeric addresses, at most one IPv4 and one IPv6, comma-separated"
                  : !std::strcmp(var, "CONNECTX_PORTS")
                      ? "expected LO-HI with 1 <= LO <= HI <= 65535"
+                 : !std::strcmp(var, "CONNECTX_POOL")
+                     ? "expected IP/LEN prefixes with the host bits zero and at most 65,536 "
+                       "addresses, at most one IPv4 and one IPv6, none of a family --source names"
                      : "expected 1/0, yes/no, true/false, on/off");
     return false;
 }
@@ -100,6 +111,7 @@ bool valid(const char* var, const char* value) {
 int main(int argc, char** argv) {
     static const option longopts[] = {{"source", required_argument, nullptr, 's'},
                                       {"ports", required_argument, nullptr, 'p'},
+                                      {"pool", required_argument, nullptr, 'P'},
                                       {"verbose", no_argument, nullptr, 'v'},
                                       {"off", no_argument, nullptr, 'O'},
                                       {"help", no_argument, nullptr, 'h'},
@@ -107,13 +119,16 @@ int main(int argc, char** argv) {
                                       {nullptr, 0, nullptr, 0}};
     int opt;
     // '+': stop at the first non-option, so PROGRAM's own options are never ours.
-    while ((opt = getopt_long(argc, argv, "+s:p:vhV", longopts, nullptr)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+s:p:P:vhV", longopts, nullptr)) != -1) {
         switch (opt) {
             case 's':
                 setenv("CONNECTX_SOURCE", optarg, 1);
                 break;
             case 'p':
                 setenv("CONNECTX_PORTS", optarg, 1);
+                break;
+            case 'P':
+                setenv("CONNECTX_POOL", optarg, 1);
                 break;
             case 'v':
                 setenv("CONNECTX_VERBOSE", "1", 1);
@@ -139,7 +154,7 @@ int main(int argc, char** argv) {
         return kExitUsage;
     }
     for (const char* var :
-         {"CONNECTX_SOURCE", "CONNECTX_PORTS", "CONNECTX_VERBOSE", "CONNECTX_OFF"})
+         {"CONNECTX_SOURCE", "CONNECTX_PORTS", "CONNECTX_POOL", "CONNECTX_VERBOSE", "CONNECTX_OFF"})
         if (const char* v = std::getenv(var); v && !valid(var, v)) return kExitUsage;
 
     std::string lib = find_library();

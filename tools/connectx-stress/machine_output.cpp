@@ -77,6 +77,7 @@ void print_json(std::FILE* out, const config& cfg, const std::vector<scenario_re
         {"family", cfg.family == AF_INET ? "ipv4" : "ipv6"},
         {"source", source_address(cfg.family).ip_string()},
         {"destinations", cfg.destinations},
+        {"sources", cfg.sources},
         {"fill", fill_name(cfg.fill)},
         {"server_port", kServerPort},
         {"port_range", {{"lo", cfg.port_lo}, {"hi", cfg.port_hi}, {"size", cfg.range_size()}}},

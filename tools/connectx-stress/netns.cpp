@@ -117,6 +117,15 @@ cx::address source_address(int family) noexcept {
     return a ? *a : cx::address{};
 }
 
+cx::address pool_address(int family, int index) noexcept {
+    if (family == AF_INET) return cx::address::v4(0x7f000001u + uint32_t(index), 0);
+    cx::address a = source_address(AF_INET6);
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(a.sa());
+    sin6->sin6_addr.s6_addr[14] = uint8_t((index + 1) >> 8);
+    sin6->sin6_addr.s6_addr[15] = uint8_t(index + 1);
+    return a;
+}
+
 cx::address destination_address(int family, int index) noexcept {
     if (family == AF_INET)  // 127.0.1.1 and on: all of 127/8 is local on lo
         return cx::address::v4(0x7f000100u + uint32_t(index) + 1, kServerPort);
@@ -154,6 +163,9 @@ int set_up_netns(const config& cfg, int backlog, endpoints& ep, std::string& wha
         return e;
     }
     ep.source = source_address(cfg.family);
+    ep.pool.clear();
+    for (int i = 0; cfg.sources > 1 && i < cfg.sources; ++i)
+        ep.pool.push_back(pool_address(cfg.family, i));
     ep.port_lo = cfg.port_lo;
     ep.port_hi = cfg.port_hi;
     ep.destinations.clear();
@@ -164,6 +176,12 @@ int set_up_netns(const config& cfg, int backlog, endpoints& ep, std::string& wha
             what = "add " + ep.source.ip_string() + " to lo";
             return e;
         }
+        // The pool's other addresses, on the same interface (its first is the source).
+        for (size_t i = 1; i < ep.pool.size(); ++i)
+            if (int e = add_address_v6(lo, ep.pool[i])) {
+                what = "add " + ep.pool[i].ip_string() + " to lo";
+                return e;
+            }
         for (const auto& d : ep.destinations)
             if (int e = add_address_v6(lo, d)) {
                 what = "add " + d.ip_string() + " to lo";
@@ -171,6 +189,7 @@ int set_up_netns(const config& cfg, int backlog, endpoints& ep, std::string& wha
             }
         std::vector<cx::address> all = ep.destinations;
         all.push_back(ep.source);
+        all.insert(all.end(), ep.pool.begin(), ep.pool.end());
         if (int e = wait_until_local(all)) {
             what = "wait for the routes of the IPv6 addresses";
             return e;

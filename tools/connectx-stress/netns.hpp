@@ -23,6 +23,8 @@ int set_up_netns(const config& cfg, int backlog, endpoints& ep, std::string& wha
 // Addresses of the namespace: source 127.0.0.1 or 2001:db8::1, destination i (0-based)
 // 127.0.1.1 + i or 2001:db8::1:0 + i + 1.
 cx::address source_address(int family) noexcept;
+// Source `index` (0-based) of --sources N: 127.0.0.1 + index, or 2001:db8::1 + index.
+cx::address pool_address(int family, int index) noexcept;
 cx::address destination_address(int family, int index) noexcept;
 
 // Writes a sysctl of the calling process's namespace ("net/core/somaxconn"). 0 or an errno.

@@ -26,10 +26,12 @@ constexpr uint64_t kScaleTcpCount = 250000;
 constexpr int kScaleTimeout = 900;
 
 enum long_only : int { opt_timeout = 256, opt_no_progress, opt_fill, opt_plot, opt_csv };
+constexpr int kMaxSources = 256;
 
 const option kLongOptions[] = {
     {"ports", required_argument, nullptr, 'p'},
     {"destinations", required_argument, nullptr, 'd'},
+    {"sources", required_argument, nullptr, 'S'},
     {"techniques", required_argument, nullptr, 't'},
     {"count", required_argument, nullptr, 'n'},
     {"ipv6", no_argument, nullptr, '6'},
@@ -116,12 +118,15 @@ const char* usage_text() noexcept {
            "  -p, --ports N|LO-HI      local port range: N ports from 32768, or LO-HI; even\n"
            "                           size (default 64; the kernel's default is 28232)\n"
            "  -d, --destinations N     destination addresses, 1 to 4096 (default 4)\n"
+           "  -S, --sources N          source addresses, 1 to 256 (default 1): the connectx\n"
+           "                           rows connect from a pool of N addresses on lo\n"
+           "                           (127.0.0.1 to 127.0.0.N), the others from the first\n"
            "  -t, --techniques LIST    comma list of techniques, or tcp, udp, all (default all):\n"
            "                           tcp-connect tcp-bind tcp-no-port tcp-reuseaddr\n"
            "                           tcp-connectx udp-connect udp-reuseaddr udp-connectx\n"
            "                           udp-connectx-guard udp-dropin\n"
            "  -n, --count N            stop each technique after N connections (default: at the\n"
-           "                           first failure, or one past ports x destinations)\n"
+           "                           first failure, or one past ports x destinations x sources)\n"
            "  -6, --ipv6               IPv6 (2001:db8::1 to 2001:db8::1:N) instead of IPv4\n"
            "                           (127.0.0.1 to 127.0.1.N)\n"
            "  -j, --json               machine-readable output (schema connectx-stress/1)\n"
@@ -152,7 +157,7 @@ parse_outcome parse_options(int argc, char** argv, config& cfg, std::string& err
     optind = 1;
     opterr = 0;  // our own messages
     int c;
-    while ((c = getopt_long(argc, argv, ":p:d:t:n:6jshV", kLongOptions, nullptr)) != -1) {
+    while ((c = getopt_long(argc, argv, ":p:d:S:t:n:6jshV", kLongOptions, nullptr)) != -1) {
         switch (c) {
             case 'p':
                 if (!parse_ports(optarg, cfg, error)) return parse_outcome::error;
@@ -165,6 +170,13 @@ parse_outcome parse_options(int argc, char** argv, config& cfg, std::string& err
                     return parse_outcome::error;
                 }
                 dst_given = true;
+                break;
+            case 'S':
+                if (!parse_number(std::string_view(optarg), cfg.sources) || cfg.sources < 1 ||
+                    cfg.sources > kMaxSources) {
+                    error = "--sources: want a number from 1 to 256";
+                    return parse_outcome::error;
+                }
                 break;
             case 't':
                 techniques = optarg;

@@ -191,12 +191,17 @@ void print_notes(std::FILE* out, const config& cfg, const std::vector<scenario_r
 }  // namespace
 
 void print_header(std::FILE* out, const config& cfg) {
+    std::string sources = source_address(cfg.family).ip_string();
+    if (cfg.sources > 1)
+        sources = "pool " + sources + " to " +
+                  pool_address(cfg.family, cfg.sources - 1).ip_string() + " (" +
+                  std::to_string(cfg.sources) + " addresses; connectx rows)";
     std::fprintf(out,
-                 "connectx-stress: source %s, %u local ports (%u-%u) x %d destinations = %s "
+                 "connectx-stress: source %s, %u local ports (%u-%u) x %d destinations%s = %s "
                  "distinct 4-tuples; %s fill; kernel %s\n\n",
-                 source_address(cfg.family).ip_string().c_str(), cfg.range_size(), cfg.port_lo,
-                 cfg.port_hi, cfg.destinations, grouped(cfg.capacity()).c_str(),
-                 fill_name(cfg.fill), kernel_release().c_str());
+                 sources.c_str(), cfg.range_size(), cfg.port_lo, cfg.port_hi, cfg.destinations,
+                 cfg.sources > 1 ? (" x " + std::to_string(cfg.sources) + " sources").c_str() : "",
+                 grouped(cfg.capacity()).c_str(), fill_name(cfg.fill), kernel_release().c_str());
     std::fflush(out);
 }
 

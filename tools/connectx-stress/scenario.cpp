@@ -117,7 +117,7 @@ void run_in_namespace(const config& cfg, technique_id t, std::atomic<uint64_t>& 
     // Every connection waits in its listener's accept queue: the queue must hold a destination's
     // whole share (sequential order may put the range plus the overflow attempts on the last).
     uint64_t per_dst =
-        std::max<uint64_t>(out.limit / uint64_t(cfg.destinations) + 1, cfg.range_size() + 1);
+        std::max<uint64_t>(out.limit / uint64_t(cfg.destinations) + 1, cfg.per_destination() + 1);
     int backlog = int(std::clamp<uint64_t>(per_dst + 16, kMinBacklog, 1u << 30));
     endpoints ep;
     if (int e = set_up_netns(cfg, backlog, ep, what)) {

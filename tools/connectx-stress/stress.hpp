@@ -58,6 +58,7 @@ struct config {
     uint16_t port_lo = 32768;  // ip_local_port_range of every scenario's namespace, inclusive
     uint16_t port_hi = 32831;
     int destinations = 4;
+    int sources = 1;  // --sources N: the connectx rows use a pool of N source addresses
     fill_order fill = fill_order::round_robin;
     std::vector<technique_id> techniques;
     uint64_t count_tcp = 0;  // stop after this many connections; 0 = until the first failure
@@ -70,8 +71,12 @@ struct config {
     bool scale = false;          // scale mode: the table also shows rate, memory and time
 
     uint32_t range_size() const noexcept { return uint32_t(port_hi) - port_lo + 1; }
-    // Most distinct 4-tuples one source IP can hold toward the destinations.
-    uint64_t capacity() const noexcept { return uint64_t(range_size()) * uint64_t(destinations); }
+    // Most distinct 4-tuples the source IPs can hold toward the destinations.
+    uint64_t capacity() const noexcept {
+        return uint64_t(range_size()) * uint64_t(destinations) * uint64_t(sources);
+    }
+    // 4-tuples toward one destination: the range from each source.
+    uint64_t per_destination() const noexcept { return uint64_t(range_size()) * uint64_t(sources); }
     // Connections one technique attempts at most. Until the first failure, one attempt past the
     // capacity: a correct technique must fail there, an unsafe one shows it does not.
     uint64_t limit(proto p) const noexcept {
@@ -84,7 +89,7 @@ struct config {
     uint64_t share(proto p) const noexcept {
         uint64_t d = uint64_t(destinations);
         uint64_t even = (limit(p) + d - 1) / d;
-        return even < range_size() ? even : range_size();
+        return even < per_destination() ? even : per_destination();
     }
 };
 

@@ -81,8 +81,12 @@ int connect_to(int fd, const cx::address& dst) {
     return ::connect(fd, dst.sa(), dst.size()) < 0 ? errno : 0;
 }
 
-int connectx_to(int fd, const cx::address& src, const cx::address& dst) {
-    auto r = cx::connect(fd, src, dst);
+// From the one source, or with --sources N from the pool: the library picks each source.
+int connectx_to(int fd, const endpoints& ep, const cx::address& dst) {
+    cx::options o;
+    o.pool = ep.pool;
+    auto r =
+        ep.pool.empty() ? cx::connect(fd, ep.source, dst) : cx::connect(fd, std::nullopt, dst, o);
     return r ? 0 : r.error().value();
 }
 
@@ -130,7 +134,7 @@ int run_steps(technique_id t, int fd, const endpoints& ep, uint64_t k) {
         case technique_id::tcp_connectx:
         case technique_id::udp_connectx:
         case technique_id::udp_connectx_guard:
-            return connectx_to(fd, ep.source, dst);
+            return connectx_to(fd, ep, dst);
         case technique_id::udp_dropin:
             return dropin_connect(fd, dst);
     }

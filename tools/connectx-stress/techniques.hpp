@@ -12,6 +12,7 @@ namespace cxstress {
 // Where connections go: one source IP, `destinations` addresses, the namespace's port range.
 struct endpoints {
     cx::address source;                     // port 0
+    std::vector<cx::address> pool;          // --sources N > 1: the connectx rows' source pool
     std::vector<cx::address> destinations;  // port kServerPort
     uint16_t port_lo = 0;
     uint16_t port_hi = 0;

@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <string_view>
 
 namespace cxcli {
@@ -170,6 +171,16 @@ struct parser {
 };
 
 std::string parser::source(const char* v) {
+    if (std::strchr(v, '/')) {
+        auto p = cx::prefix::parse(v);
+        if (!p)
+            return std::string("option --source: expected IP/LEN with the host bits zero: ") + v;
+        a.source_pool = *p;
+        ips.from_source.reset();
+        a.source_port = 0;
+        return {};
+    }
+    a.source_pool.reset();
     auto addr = cx::address::parse(v);
     if (!addr || addr->is_wildcard()) return "option --source: expected a numeric IP[:PORT]";
     a.source_port = addr->port();
@@ -391,6 +402,13 @@ std::string reconcile(cli_args& a, const source_ips& ips) {
     if (ips.from_source && ips.from_interface && *ips.from_source != *ips.from_interface)
         return "--interface IP and --source IP name different addresses";
     a.source_ip = ips.from_source ? ips.from_source : ips.from_interface;
+    if (a.source_pool && a.source_ip)
+        return "--source PREFIX and --interface IP both set the source address";
+    if (a.source_pool && a.local_port && a.local_port->lo == a.local_port->hi)
+        return "--source PREFIX takes a --local-port range, not one port";
+    if (a.source_pool && a.family && a.source_pool->network.family() != a.family)
+        return a.family == AF_INET ? "-4 given with an IPv6 source prefix"
+                                   : "-6 given with an IPv4 source prefix";
     if (a.source_port != 0 && a.local_port)
         return "--source IP:PORT and --local-port both set the source port";
     if (a.source_ip && a.family && a.source_ip->family() != a.family)

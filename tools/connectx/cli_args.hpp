@@ -82,6 +82,7 @@ struct cli_args {
 
     // Source control
     std::optional<cx::address> source_ip;  // --source IP[:PORT] or --interface IP (port 0)
+    std::optional<cx::prefix> source_pool;  // --source PREFIX/LEN: a source pool (connectx(3))
     uint16_t source_port = 0;              // --source IP:PORT
     std::string interface_name;            // --interface NAME
     std::optional<port_span> local_port;   // --local-port N[-M]

@@ -45,11 +45,19 @@ cx::address local_of(int fd) {
     return a ? *a : cx::address{};
 }
 
-connectx_opts opts_for(const connect_request& req, connectx_result& res, uint32_t flags) {
+// `prefix` holds the pool's prefix for as long as the options are used.
+connectx_opts opts_for(const connect_request& req, connectx_result& res, uint32_t flags,
+                       sockaddr_storage& prefix) {
     connectx_opts opts{};
     opts.size = sizeof opts;
     opts.flags = flags;
     opts.ifindex = req.source.ifindex;
+    if (req.source.pool) {
+        prefix = {};
+        std::memcpy(&prefix, req.source.pool->network.sa(), req.source.pool->network.size());
+        opts.pool_prefix = &prefix;
+        opts.pool_prefix_len = req.source.pool->length;
+    }
     if (req.source.range) {
         opts.port_lo = req.source.range->lo;
         opts.port_hi = req.source.range->hi;
@@ -65,7 +73,8 @@ attempt_result attempt(int fd, const connect_request& req, const cx::address& ds
     attempt_result r;
     r.conn.remote = dst;
     connectx_result res{};
-    connectx_opts opts = opts_for(req, res, flags);
+    sockaddr_storage prefix;
+    connectx_opts opts = opts_for(req, res, flags, prefix);
     auto src = source_for(req.source, dst);
     int rc =
         connectx(fd, src ? src->sa() : nullptr, src ? src->size() : 0, dst.sa(), dst.size(), &opts);
@@ -74,6 +83,7 @@ attempt_result attempt(int fd, const connect_request& req, const cx::address& ds
     r.conn.attempts = res.attempts;
     r.conn.lookups = res.lookups;
     r.conn.local = local_of(fd);  // after a failed TCP connect, the port it was bound to
+
     if (err == EINPROGRESS) {
         int ev = wait_fd(fd, POLLOUT, req.until);
         if (ev == 0) {
@@ -242,6 +252,9 @@ void describe_failure(int fd, const connect_request& req, const cx::address& dst
             msg = "source address " + s.ip->ip_string() + " is not on interface " + s.ifname;
         } else if (err == ENODEV) {
             msg = "interface " + s.ifname + " does not exist";
+        } else if (s.pool && (err == EADDRNOTAVAIL || err == EAGAIN)) {
+            msg = "no free source port toward " + dst.to_string() + " from any address of " +
+                  s.pool->network.ip_string() + "/" + std::to_string(s.pool->length) + ": " + why;
         } else if ((s.range && err == EADDRNOTAVAIL) || (udp && err == EAGAIN)) {
             msg = s.range ? range_message(fd, req, dst, r, why)
                           : "no free source port toward " + dst.to_string() + ": " + why;
@@ -283,9 +296,19 @@ void trace_connected(const connect_request& req, const connection& c) {
                              std::to_string(c.remote.port()));
 }
 
+// The address that fixes the source's family: the pinned IP or the pool's prefix; and its text.
+const cx::address* family_address(const source_spec& s) {
+    return s.ip ? &*s.ip : s.pool ? &s.pool->network : nullptr;
+}
+std::string source_text(const source_spec& s) {
+    if (s.pool) return s.pool->network.ip_string() + "/" + std::to_string(s.pool->length);
+    return s.ip ? s.ip->ip_string() : std::string();
+}
+
 void trace_source(const source_spec& s) {
     std::string line = "Source:";
     if (s.ip) line += " address " + s.ip->ip_string();
+    if (s.pool) line += " pool " + source_text(s);
     if (s.port) line += " port " + std::to_string(s.port);
     if (s.range)
         line += " ports " + std::to_string(s.range->lo) + "-" + std::to_string(s.range->hi);
@@ -313,9 +336,9 @@ connect_outcome connect_socket(int fd, const connect_request& req, cx::address d
         out.error = why;
         return out;
     }
-    if (req.source.ip && req.source.ip->family() != dst.family()) {
+    if (const auto* a = family_address(req.source); a && a->family() != dst.family()) {
         out.exit = exit_interface;
-        out.error = "source address " + req.source.ip->ip_string() + " cannot reach " +
+        out.error = "source address " + source_text(req.source) + " cannot reach " +
                     dst.ip_string() + ": not the same IP version";
         return out;
     }
@@ -324,7 +347,9 @@ connect_outcome connect_socket(int fd, const connect_request& req, cx::address d
     attempt_result r = attempt(fd, req, dst);
     // Both range techniques pass over TIME_WAIT 4-tuples: the kernel's search (6.3+) and the
     // library's explicit ports (which check each 4-tuple first).
-    if (r.err == EADDRNOTAVAIL && req.source.range && req.socktype == SOCK_STREAM &&
+    // (With a pool the library already went through every source: nothing to retry here.)
+    if (r.err == EADDRNOTAVAIL && req.source.range && !req.source.pool &&
+        req.socktype == SOCK_STREAM &&
         (r.conn.technique == CONNECTX_TECH_LOCAL_PORT_RANGE ||
          r.conn.technique == CONNECTX_TECH_EXPLICIT_PORTS)) {
         if (req.verbose)
@@ -351,10 +376,10 @@ connect_outcome open_connection(const connect_request& req) {
     connect_outcome out;
     bool tried_any = false;
     for (const cx::address& dst : req.candidates) {
-        if (req.source.ip && req.source.ip->family() != dst.family()) {
+        if (const auto* a = family_address(req.source); a && a->family() != dst.family()) {
             if (req.verbose)
                 trace_line("* ", "Skipping " + dst.ip_string() + ": not the family of source " +
-                                     req.source.ip->ip_string());
+                                     source_text(req.source));
             continue;
         }
         tried_any = true;
@@ -373,7 +398,7 @@ connect_outcome open_connection(const connect_request& req) {
     }
     if (!tried_any) {
         out.exit = exit_interface;
-        out.error = "source address " + req.source.ip->ip_string() + " cannot reach " + req.host +
+        out.error = "source address " + source_text(req.source) + " cannot reach " + req.host +
                     ": no address of the same IP version";
     }
     return out;

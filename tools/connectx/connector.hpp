@@ -15,12 +15,13 @@ namespace cxcli {
 // The source part of the 4-tuple as the user pinned it.
 struct source_spec {
     std::optional<cx::address> ip;   // port 0
+    std::optional<cx::prefix> pool;  // --source PREFIX: connectx() picks the source
     uint16_t port = 0;               // fixed source port, 0 = none
     std::optional<port_span> range;  // a range of more than one port
     int ifindex = 0;
     std::string ifname;
 
-    bool any() const noexcept { return ip || port || range || ifindex; }
+    bool any() const noexcept { return ip || pool || port || range || ifindex; }
 };
 
 struct connect_request {

@@ -52,6 +52,7 @@ int usage_error(const std::string& why) {
 // The source options as a connect-time spec; an error text when the interface does not exist.
 std::string source_from(const cli_args& a, source_spec& src) {
     src.ip = a.source_ip;
+    src.pool = a.source_pool;
     src.port = a.source_port;
     if (a.local_port) {
         if (a.local_port->lo == a.local_port->hi)

@@ -22,6 +22,8 @@ Source of the connection (every connection: redirects, retries, proxies, each UR
       --local-port N[-M]   source port N, or any free port of N-M (moves on when a 4-tuple is
                            taken, TIME_WAIT included)
       --source IP[:PORT]   source address, and optionally port
+      --source PREFIX/LEN  a source pool: the library picks an address of the prefix, moving
+                           on when one has no free port toward the destination
   -4, --ipv4               use IPv4 addresses only
   -6, --ipv6               use IPv6 addresses only
 
