@@ -31,6 +31,7 @@
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -297,12 +298,15 @@ std::vector<pid_t> start_holders(long n) {
     if (pipe(ready) < 0) die("pipe");
     pid_t ns_owner = fork();
     if (ns_owner == 0) {
+        setpgid(0, 0);  // its own group, with the holders: stop_holders kills the group
         enter_namespace(40000);  // 20000-59999: 15,000 ports a source address is plenty
         const long per = 15000;
         std::vector<pid_t> kids;
         for (long i = 0, done = 0; done < n; ++i, done += per) {
             pid_t k = fork();
             if (k == 0) {
+                // Ends with the namespace owner, whatever ends it.
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1) _exit(3);
                 long mine = std::min(per, n - done);
                 for (long j = 0; j < mine; ++j) {
                     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -322,6 +326,7 @@ std::vector<pid_t> start_holders(long n) {
         for (pid_t k : kids) waitpid(k, nullptr, 0);
         _exit(0);
     }
+    setpgid(ns_owner, ns_owner);  // as the child does: whichever runs first
     pids.push_back(ns_owner);
     for (long done = 0; done < n; done += 15000) {
         char c;
