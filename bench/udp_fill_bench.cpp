@@ -30,8 +30,8 @@
 #include <netinet/in.h>
 #include <sched.h>
 #include <sys/ioctl.h>
-#include <sys/resource.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -298,7 +298,8 @@ std::vector<pid_t> start_holders(long n) {
     if (pipe(ready) < 0) die("pipe");
     pid_t ns_owner = fork();
     if (ns_owner == 0) {
-        setpgid(0, 0);  // its own group, with the holders: stop_holders kills the group
+        // Its own process group, with the holders: stop_holders kills the group.
+        setpgid(0, 0);
         enter_namespace(40000);  // 20000-59999: 15,000 ports a source address is plenty
         const long per = 15000;
         std::vector<pid_t> kids;
