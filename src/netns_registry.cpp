@@ -145,14 +145,23 @@ void use_slot(int i) {
 
 }  // namespace
 
-int netns_for_socket(int fd, netns_ref& out) noexcept {
-    uint64_t cookie = 0;
-    if (int e = netns_cookie_of(fd, cookie)) {
-        if (e != ENOPROTOOPT) return e;
-        cookie = 0;  // before 5.14: the caller's namespace, unverifiable
-    }
+void install_fork_handlers() noexcept {
     static std::once_flag once;
     std::call_once(once, [] { pthread_atfork(atfork_prepare, atfork_parent, atfork_child); });
+}
+
+int netns_for_socket(int fd, netns_ref& out) noexcept {
+    uint64_t cookie = 0;
+    const int e = netns_cookie_of(fd, cookie);
+    return netns_for_cookie(fd, e, cookie, out);
+}
+
+int netns_for_cookie(int fd, int cookie_error, uint64_t cookie, netns_ref& out) noexcept {
+    if (cookie_error) {
+        if (cookie_error != ENOPROTOOPT) return cookie_error;
+        cookie = 0;  // before 5.14: the caller's namespace, unverifiable
+    }
+    install_fork_handlers();
 
     std::unique_lock lock(g_reg.mu);
     if (g_reg.forked) reset_after_fork();

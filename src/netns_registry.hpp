@@ -29,7 +29,7 @@ public:
     explicit operator bool() const noexcept { return s_ != nullptr; }
 
 private:
-    friend int netns_for_socket(int, netns_ref&) noexcept;
+    friend int netns_for_cookie(int, int, uint64_t, netns_ref&) noexcept;
     netns_state* s_ = nullptr;
     bool owned_ = false;  // not in the registry (it was full): deleted with the reference
 };
@@ -39,6 +39,14 @@ private:
 // (EMFILE, ENFILE, ENOBUFS, ENOMEM, ...). On kernels before 5.14 (no SO_NETNS_COOKIE) the socket
 // is assumed to live in the calling thread's namespace.
 [[nodiscard]] int netns_for_socket(int fd, netns_ref& out) noexcept;
+// The same, SO_NETNS_COOKIE already asked: `cookie_error` is that getsockopt's errno (0: `cookie`
+// holds the answer).
+[[nodiscard]] int netns_for_cookie(int fd, int cookie_error, uint64_t cookie,
+                                   netns_ref& out) noexcept;
+
+// The fork handlers (prepare, parent, child) of the registry and of owned_fds, installed once;
+// anything that keeps an owned fd installs them before making it.
+void install_fork_handlers() noexcept;
 
 // Test hook: puts `fd` (any connected datagram socket; its peer plays the kernel) in the pool of
 // `protocol` of socket `sock_fd`'s namespace, with `portid` as its netlink port id. Takes `fd`.

@@ -24,6 +24,7 @@ std::atomic<bool> g_ready{false};
 // (Not a pthread rwlock: a fork child could not release it, its thread id having changed.)
 std::atomic<int> g_active{0};
 std::atomic<int> g_forking{0};
+std::atomic<unsigned> g_generation{0};
 
 class gate_shared {
 public:
@@ -73,6 +74,15 @@ int owned_open(const char* path, int flags, int& out) noexcept {
     return track_or_close(::open(path, flags), out);
 }
 
+int owned_make(int (*make)(void*), void* arg, int& out) noexcept {
+    gate_shared gate;
+    return track_or_close(make(arg), out);
+}
+
+unsigned owned_fds_generation() noexcept {
+    return g_generation.load(std::memory_order_relaxed);
+}
+
 int owned_fd_track(int fd) noexcept {
     init_once();
     // Start where this fd would hash to, so that lookups and inserts stay short.
@@ -115,6 +125,7 @@ void owned_fds_fork_child() noexcept {
         }
     }
     // Only this thread goes on: no creation is in flight here, and no other fork.
+    g_generation.fetch_add(1, std::memory_order_relaxed);
     g_active.store(0);
     g_forking.store(0);
 }

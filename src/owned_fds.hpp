@@ -18,6 +18,8 @@ namespace cx::detail {
 // see it. 0 and the fd in `out`, or the errno: ENOBUFS when the table is full.
 [[nodiscard]] int owned_socket(int domain, int type, int protocol, int& out) noexcept;
 [[nodiscard]] int owned_open(const char* path, int flags, int& out) noexcept;
+// Any other creation (io_uring_setup): `make(arg)` returns the new fd, or -1 with errno set.
+[[nodiscard]] int owned_make(int (*make)(void*), void* arg, int& out) noexcept;
 
 // Records an fd made elsewhere (a test's injected socket). Only for a process that does not fork
 // meanwhile: the fd was briefly unrecorded. 0, or ENOBUFS (the caller closes `fd` and fails).
@@ -39,6 +41,10 @@ public:
 private:
     int fd_;
 };
+
+// How many forks this process is away from the one that loaded the library (the fork child
+// handler counts): an fd recorded under another generation was closed by that handler.
+[[nodiscard]] unsigned owned_fds_generation() noexcept;
 
 // The fork handlers' part (netns_registry registers them): prepare waits for every creation and
 // close in flight and holds the gate; parent lets go of it; child closes every recorded fd,

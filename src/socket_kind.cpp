@@ -8,8 +8,12 @@
 #include <atomic>
 #include <cerrno>
 
+#include "sock_ops.hpp"
 #include "sys.hpp"
 
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
 #ifndef TCP_IS_MPTCP
 #define TCP_IS_MPTCP 43  // Linux 6.5
 #endif
@@ -30,6 +34,21 @@ int not_tcp_or_udp(int fd) {
 
 }  // namespace
 
+int ask_udp_answers(int fd, udp_answers& out, int* protocol) noexcept {
+    sock_ops ask(fd, sock_ops::mode::each);
+    const int first = protocol ? 1 : 0;
+    if (protocol) ask.get(SOL_SOCKET, SO_PROTOCOL, protocol, sizeof *protocol);
+    ask.get(SOL_SOCKET, SO_REUSEPORT, &out.reuseport, sizeof out.reuseport);
+    ask.get(SOL_SOCKET, SO_NETNS_COOKIE, &out.netns_cookie, sizeof out.netns_cookie);
+    ask.get(SOL_SOCKET, SO_REUSEADDR, &out.reuseaddr, sizeof out.reuseaddr);
+    ask.run();
+    out.reuseport_error = ask.error(first);
+    out.netns_cookie_error = ask.error(first + 1);
+    out.reuseaddr_error = ask.error(first + 2);
+    out.asked = true;
+    return protocol ? ask.error(0) : 0;
+}
+
 int socket_kind_of(int fd, socket_kind& out) noexcept {
     int last = g_last_protocol.load(std::memory_order_relaxed);
     out.option = g_tcp_probe.load(std::memory_order_relaxed);
@@ -41,8 +60,11 @@ int socket_kind_of(int fd, socket_kind& out) noexcept {
         bool tcp = e == 0 && (out.option != TCP_IS_MPTCP || v == 0);
         out.proof = tcp ? tcp_proof::proven : tcp_proof::refused;
     }
+    out.udp.asked = false;
     if (out.proof == tcp_proof::proven) {
         out.protocol = IPPROTO_TCP;
+    } else if (last == IPPROTO_UDP && sock_ops::batches()) {
+        if (int e = ask_udp_answers(fd, out.udp, &out.protocol)) return e;
     } else if (int e = sys::getsockopt_int(fd, SOL_SOCKET, SO_PROTOCOL, out.protocol)) {
         return e;
     }

@@ -6,9 +6,27 @@
 //   TCP_SYNCNT           where TCP_IS_MPTCP is unknown: TCP answers it, MPTCP does not (6.18
 //                        does not either), nor do UDP, raw or unix sockets.
 // A kernel that refuses the option on a TCP socket moves the choice down the list.
+// When the last socket was UDP and the kernel takes several questions in one system call
+// (sock_ops.hpp), the UDP path's first questions ride along with SO_PROTOCOL.
 #pragma once
 
+#include <cstdint>
+
 namespace cx::detail {
+
+// The UDP path's first questions (udp_connect.cpp), each answer with its errno.
+struct udp_answers {
+    bool asked = false;
+    int reuseport = 0;
+    int reuseport_error = 0;
+    uint64_t netns_cookie = 0;
+    int netns_cookie_error = 0;
+    int reuseaddr = 0;
+    int reuseaddr_error = 0;
+};
+
+// Asks them, and SO_PROTOCOL too when `protocol` is given (its errno is the return value then).
+int ask_udp_answers(int fd, udp_answers& out, int* protocol = nullptr) noexcept;
 
 // How the one TCP question went.
 enum class tcp_proof {
@@ -21,6 +39,7 @@ struct socket_kind {
     int protocol = 0;  // IPPROTO_TCP or IPPROTO_UDP
     tcp_proof proof = tcp_proof::not_asked;
     int option = 0;  // the TCP option asked
+    udp_answers udp;  // asked with SO_PROTOCOL when the last socket was UDP
 };
 
 // IPPROTO_TCP or IPPROTO_UDP in `out`, or the errno for any other socket (EBADF, ENOTSOCK,

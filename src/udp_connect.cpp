@@ -16,6 +16,7 @@
 #include "netns_registry.hpp"
 #include "request.hpp"
 #include "route_source.hpp"
+#include "socket_kind.hpp"
 #include "sys.hpp"
 #include "udp_call.hpp"
 #include "udp_port_search.hpp"
@@ -29,11 +30,14 @@ namespace {
 int begin(udp_call& c) {
     c.res.technique = CONNECTX_TECH_UDP_LOCK;
     c.v4_table = c.r.family == AF_INET || c.r.dst_v4_mapped();
-    int reuseport = 0;
-    if (int e = sys::getsockopt_int(c.fd(), SOL_SOCKET, SO_REUSEPORT, reuseport)) return e;
-    if (reuseport) return EINVAL;
-    if (int e = netns_for_socket(c.fd(), c.ns)) return e;
-    if (int e = sys::getsockopt_int(c.fd(), SOL_SOCKET, SO_REUSEADDR, c.prev_reuse)) return e;
+    // Asked with the socket's kind, or now.
+    udp_answers a = c.r.kind.udp;
+    if (!a.asked) ask_udp_answers(c.fd(), a);
+    if (int e = a.reuseport_error) return e;
+    if (a.reuseport) return EINVAL;
+    if (int e = netns_for_cookie(c.fd(), a.netns_cookie_error, a.netns_cookie, c.ns)) return e;
+    if (int e = a.reuseaddr_error) return e;
+    c.prev_reuse = a.reuseaddr;
     c.reuse_read = true;
     // IP_BIND_ADDRESS_NO_PORT matters only to a bind of port 0 under the lock: the port search
     // asks for it there (no_port_off).

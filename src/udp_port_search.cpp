@@ -47,6 +47,7 @@
 #include <ctime>
 
 #include "port_range.hpp"
+#include "sock_ops.hpp"
 #include "sys.hpp"
 #include "udp_port_hints.hpp"
 
@@ -91,6 +92,8 @@ private:
     int probe(port_span span);
     int try_candidate(uint16_t port, outcome& out);
     int lock_candidate(uint16_t port, const address& at, outcome& out);
+    int try_alone(uint16_t port, outcome& out);
+    int after_connect(uint16_t port, const address& at, int r, bool elsewhere, outcome& out);
     int bind_candidate(uint16_t port, address& at);
     int give_back();
     int fail(int e);
@@ -105,6 +108,7 @@ private:
     bool landed_known_ = false;   // the last bind alone was checked to be on its candidate
     bool alone_ = false;          // the next bind is without SO_REUSEADDR
     bool reuse_ = false;          // SO_REUSEADDR as it is now
+    bool range_put_back_ = false;  // the socket's own range is set again (try_alone did it)
     uint32_t looked_ = 0;         // ports probed during the call, in span_
     port_span span_;              // the span they were probed in
     int elsewhere_ = 0;
@@ -290,6 +294,7 @@ int port_search::give_back() {
 int port_search::try_candidate(uint16_t port, outcome& out) {
     ++c_.res.attempts;
     landed_known_ = false;
+    if (alone_ && lpr_ && !check_landing_) return try_alone(port, out);
     address at;
     if (int e = bind_candidate(port, at)) {
         if (e != EADDRINUSE) return e;
@@ -330,18 +335,58 @@ int port_search::lock_candidate(uint16_t port, const address& at, outcome& out) 
     bool elsewhere = false;
     if (alone_) {
         r = connect_alone(c_);
-        if (r == EAGAIN && lpr_) {
-            // IP_BIND_ADDRESS_NO_PORT left the port to connect(), which found it taken.
-            reuse_ = true;  // connect_alone shared the socket
-            if (int e = give_back()) return e;
-            if (int e = no_port_off(c_)) return e;
-            alone_failed();
-            return try_candidate(port, out);
-        }
     } else {
         c_.res.technique = CONNECTX_TECH_UDP_LOCK;
         c_.check_bound = lpr_;  // only the bind through the range can land elsewhere
         r = lock_and_connect(c_, port, elsewhere);
+    }
+    return after_connect(port, at, r, elsewhere, out);
+}
+
+// The common case in one go: P bound alone through the range, where the bind lands needing no
+// check (the span is the namespace's range), connect, share, the range put back. sock_ops makes
+// it one system call where the kernel can; what follows a failure is lock_candidate's.
+int port_search::try_alone(uint16_t port, outcome& out) {
+    address at = c_.src;
+    at.set_port(0);
+    sock_ops chain(c_.fd(), sock_ops::mode::chain);
+    chain.set(IPPROTO_IP, IP_LOCAL_PORT_RANGE, int(uint32_t(port) << 16 | port));
+    chain.bind(at.sa(), at.size());
+    chain.connect(c_.r.dst.sa(), c_.r.dst.size());
+    chain.set(SOL_SOCKET, SO_REUSEADDR, 1);
+    chain.set(IPPROTO_IP, IP_LOCAL_PORT_RANGE, int(prev_lpr_));
+    chain.run();
+    if (int e = chain.error(0)) return e;
+    if (int e = chain.error(1)) {
+        if (e != EADDRINUSE) return e;
+        alone_failed();  // held by someone, maybe sharable toward dst: again, under the lock
+        return try_candidate(port, out);
+    }
+    c_.res.technique = CONNECTX_TECH_UDP_ALONE;
+    // As connect_and_share: shared whether connect worked or not; connected but not shared is
+    // undone.
+    int r = chain.error(2);
+    if (r != 0) {
+        (void)set_reuse(c_, 1);
+    } else if (int u = chain.error(3)) {
+        sys::disconnect(c_.fd());
+        r = u;
+    }
+    range_put_back_ = r == 0 && chain.error(4) == 0;
+    at.set_port(port);
+    return after_connect(port, at, r, false, out);
+}
+
+// After the connect of a bound candidate, whose errno is `r`: done, or the candidate let go.
+int port_search::after_connect(uint16_t port, const address& at, int r, bool elsewhere,
+                               outcome& out) {
+    if (alone_ && r == EAGAIN && lpr_) {
+        // IP_BIND_ADDRESS_NO_PORT left the port to connect(), which found it taken.
+        reuse_ = true;  // shared by connect_and_share
+        if (int e = give_back()) return e;
+        if (int e = no_port_off(c_)) return e;
+        alone_failed();
+        return try_candidate(port, out);
     }
     if (r == 0) {
         out = outcome::connected;
@@ -447,7 +492,9 @@ int port_search::run() {
         switch (o) {
             case outcome::connected:
                 if (lpr_) {
-                    sys::setsockopt_int(c_.fd(), IPPROTO_IP, IP_LOCAL_PORT_RANGE, int(prev_lpr_));
+                    if (!range_put_back_)
+                        sys::setsockopt_int(c_.fd(), IPPROTO_IP, IP_LOCAL_PORT_RANGE,
+                                            int(prev_lpr_));
                     if (c_.res.technique == CONNECTX_TECH_UDP_ALONE)
                         c_.ns->alone_failures.store(0, std::memory_order_relaxed);
                 }

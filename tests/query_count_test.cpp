@@ -2,17 +2,21 @@
 // count is the cost on the hot path (README, "Performance"), and a change that adds one should
 // fail here, not only in a benchmark nobody reruns. This binary defines the socket calls the
 // library makes; the library's calls land here, are written down for the watched socket, and go
-// on to the kernel with syscall(2).
+// on to the kernel with syscall(2). io_uring_enter(2), which carries several of them where the
+// kernel can (src/sock_ops.hpp), is written down as one call with the number it submits.
+#include <dlfcn.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "sock_ops.hpp"
 #include "support/netns.hpp"
 #include "support/unique_fd.hpp"
 
@@ -32,6 +36,18 @@ std::string opt(const char* call, int level, int name) {
 }  // namespace
 
 extern "C" {
+long syscall(long n, ...) {
+    using real_t = long (*)(long, ...);
+    static const auto real = reinterpret_cast<real_t>(dlsym(RTLD_NEXT, "syscall"));
+    va_list ap;
+    va_start(ap, n);
+    long a[6];
+    for (long& v : a) v = va_arg(ap, long);
+    va_end(ap);
+    if (n == SYS_io_uring_enter && g_watched >= 0 && a[1] > 0)
+        g_calls.push_back("io_uring_enter(" + std::to_string(a[1]) + ")");
+    return real(n, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
 int getsockopt(int fd, int level, int name, void* value, socklen_t* len) {
     note(fd, opt("getsockopt", level, name));
     return int(syscall(SYS_getsockopt, fd, level, name, value, len));
@@ -187,20 +203,71 @@ TEST(QueryCountNetns, EachKindAsksItsOwnQuestionFirst) {
         const bool is_mptcp = kernel_answers_is_mptcp();
 
         calls first_udp = calls_of(SOCK_DGRAM, &src, dst);
+        // UDP's questions: SO_PROTOCOL, with the UDP path's first ones in one io_uring_enter
+        // where the kernel can (QueryCountNetns.UdpWithSourceIp...), then getsockname.
+        const calls udp_questions = calls_of(SOCK_DGRAM, &src, dst)[0] == kProtocol
+                                        ? kTwoQuestions
+                                        : calls{"io_uring_enter(4)", "getsockname"};
         ASSERT_GE(first_udp.size(), 3u);
         EXPECT_EQ(first_udp[0], kIsMptcp) << "TCP's question first, in a new process";
         for (int i = 0; i < 2; ++i) {
             calls udp = calls_of(SOCK_DGRAM, &src, dst);
             ASSERT_GE(udp.size(), 2u);
-            EXPECT_EQ(calls(udp.begin(), udp.begin() + 2), kTwoQuestions);
+            EXPECT_EQ(calls(udp.begin(), udp.begin() + 2), udp_questions);
         }
-        EXPECT_EQ(calls_of(SOCK_STREAM, &src, dst), with_source(kTwoQuestions));
+        EXPECT_EQ(calls_of(SOCK_STREAM, &src, dst), with_source(udp_questions));
         if (!is_mptcp) {
             EXPECT_EQ(calls_of(SOCK_STREAM, &src, dst),
                       with_source({kIsMptcp, kProtocol, "getsockname"}));
         }
         EXPECT_EQ(calls_of(SOCK_STREAM, &src, dst), with_source({is_mptcp ? kIsMptcp : kSyncnt}));
         l.reset();
+    });
+}
+
+// A UDP call with a source IP, the port bound alone: its questions go with SO_PROTOCOL in one
+// io_uring_enter, and the bind with what surrounds it in another, where the kernel can (socket
+// commands from 6.7, bind from 6.11); one by one where it cannot. Between them, the two questions
+// io_uring cannot carry: getsockname and the socket's own IP_LOCAL_PORT_RANGE.
+TEST(QueryCountNetns, UdpWithSourceIpAsksInTwoBatchesWhereTheKernelCan) {
+    CXTEST_REQUIRE_NETNS();
+    cxtest::run_in_netns([] {
+        auto dst = v4("127.0.1.1:53");
+        auto src = v4("127.0.0.1");
+        // What this kernel's ring carries: two getsockopt; a setsockopt and a bind.
+        cxtest::unique_fd probe(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+        int a = 0, b = 0;
+        cx::detail::sock_ops gets(probe, cx::detail::sock_ops::mode::each);
+        gets.get(SOL_SOCKET, SO_REUSEADDR, &a, sizeof a);
+        gets.get(SOL_SOCKET, SO_REUSEPORT, &b, sizeof b);
+        gets.run();
+        auto any = v4("127.0.0.1:0");
+        cx::detail::sock_ops binds(probe, cx::detail::sock_ops::mode::chain);
+        binds.set(SOL_SOCKET, SO_REUSEADDR, 0);
+        binds.bind(any.sa(), any.size());
+        binds.run();
+        const bool ring_gets = gets.in_ring() == 2, ring_binds = binds.in_ring() == 2;
+        probe.reset();
+
+        const std::string range = opt("getsockopt", IPPROTO_IP, 51), set_range =
+                                  opt("setsockopt", IPPROTO_IP, 51);
+        calls expected;
+        if (ring_gets) {
+            expected = {"io_uring_enter(4)", "getsockname", range};
+        } else {
+            expected = {kProtocol, "getsockname", opt("getsockopt", SOL_SOCKET, SO_REUSEPORT),
+                        opt("getsockopt", SOL_SOCKET, 71), opt("getsockopt", SOL_SOCKET,
+                        SO_REUSEADDR), range};
+        }
+        if (ring_binds) {
+            expected.push_back("io_uring_enter(5)");
+        } else {
+            expected.insert(expected.end(), {set_range, "bind", "connect",
+                                             opt("setsockopt", SOL_SOCKET, SO_REUSEADDR),
+                                             set_range});
+        }
+        (void)calls_of(SOCK_DGRAM, &src, dst);  // the last socket was UDP from now on
+        for (int i = 0; i < 3; ++i) EXPECT_EQ(calls_of(SOCK_DGRAM, &src, dst), expected) << i;
     });
 }
 
