@@ -34,22 +34,25 @@ int not_tcp_or_udp(int fd) {
 
 }  // namespace
 
-int ask_udp_answers(int fd, udp_answers& out, int* protocol) noexcept {
+int ask_udp_answers(int fd, bool route, udp_answers& out, int* protocol) noexcept {
     sock_ops ask(fd, sock_ops::mode::each);
     const int first = protocol ? 1 : 0;
     if (protocol) ask.get(SOL_SOCKET, SO_PROTOCOL, protocol, sizeof *protocol);
     ask.get(SOL_SOCKET, SO_REUSEPORT, &out.reuseport, sizeof out.reuseport);
     ask.get(SOL_SOCKET, SO_NETNS_COOKIE, &out.netns_cookie, sizeof out.netns_cookie);
     ask.get(SOL_SOCKET, SO_REUSEADDR, &out.reuseaddr, sizeof out.reuseaddr);
+    if (route) ask.get(SOL_SOCKET, SO_BINDTOIFINDEX, &out.device, sizeof out.device);
     ask.run();
     out.reuseport_error = ask.error(first);
     out.netns_cookie_error = ask.error(first + 1);
     out.reuseaddr_error = ask.error(first + 2);
+    if (route) out.device_error = ask.error(first + 3);
+    out.device_asked = route;
     out.asked = true;
     return protocol ? ask.error(0) : 0;
 }
 
-int socket_kind_of(int fd, socket_kind& out) noexcept {
+int socket_kind_of(int fd, bool route, socket_kind& out) noexcept {
     int last = g_last_protocol.load(std::memory_order_relaxed);
     out.option = g_tcp_probe.load(std::memory_order_relaxed);
     out.proof = tcp_proof::not_asked;
@@ -64,7 +67,7 @@ int socket_kind_of(int fd, socket_kind& out) noexcept {
     if (out.proof == tcp_proof::proven) {
         out.protocol = IPPROTO_TCP;
     } else if (last == IPPROTO_UDP && sock_ops::batches()) {
-        if (int e = ask_udp_answers(fd, out.udp, &out.protocol)) return e;
+        if (int e = ask_udp_answers(fd, route, out.udp, &out.protocol)) return e;
     } else if (int e = sys::getsockopt_int(fd, SOL_SOCKET, SO_PROTOCOL, out.protocol)) {
         return e;
     }

@@ -23,10 +23,15 @@ struct udp_answers {
     int netns_cookie_error = 0;
     int reuseaddr = 0;
     int reuseaddr_error = 0;
+    // With no source IP given: the device the socket is bound to (udp_connect.cpp reads it).
+    bool device_asked = false;
+    int device = 0;
+    int device_error = 0;
 };
 
-// Asks them, and SO_PROTOCOL too when `protocol` is given (its errno is the return value then).
-int ask_udp_answers(int fd, udp_answers& out, int* protocol = nullptr) noexcept;
+// Asks them (the device too when `route`), and SO_PROTOCOL when `protocol` is given (its errno
+// is the return value then).
+int ask_udp_answers(int fd, bool route, udp_answers& out, int* protocol = nullptr) noexcept;
 
 // How the one TCP question went.
 enum class tcp_proof {
@@ -43,9 +48,9 @@ struct socket_kind {
 };
 
 // IPPROTO_TCP or IPPROTO_UDP in `out`, or the errno for any other socket (EBADF, ENOTSOCK,
-// EPROTOTYPE, EAFNOSUPPORT). SO_PROTOCOL, asked when the TCP option was not, passes a raw socket
+// EPROTOTYPE, EAFNOSUPPORT). `route`: the call gives no source IP (a route question ahead). SO_PROTOCOL, asked when the TCP option was not, passes a raw socket
 // of IPPROTO_TCP or IPPROTO_UDP too: check_socket tells those apart.
-[[nodiscard]] int socket_kind_of(int fd, socket_kind& out) noexcept;
+[[nodiscard]] int socket_kind_of(int fd, bool route, socket_kind& out) noexcept;
 
 // After check_socket passed on the socket `k` describes: a TCP socket, not raw, that refused the
 // option shows this kernel lacks it, so later calls ask the next one.

@@ -19,6 +19,7 @@
 #include "request.hpp"
 #include "route_source.hpp"
 #include "sock_diag.hpp"
+#include "sock_ops.hpp"
 #include "sys.hpp"
 #include "tcp_fill.hpp"
 
@@ -109,9 +110,14 @@ int connect_no_port(const request& r, tcp_fill_hint* hint = nullptr) {
                 if (int s = check_socket(r)) return s;  // not an IP socket after all: say so
             return e;
         }
+        // The option and the bind in one system call where the kernel can (sock_ops.hpp).
+        sock_ops chain(r.fd, sock_ops::mode::chain);
+        if (!prev) chain.set(IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1);
+        chain.bind(r.src.sa(), r.src.size());
+        chain.run();
         if (!prev)
-            if (int e = sys::setsockopt_int(r.fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)) return e;
-        int e = sys::bind(r.fd, r.src.sa(), r.src.size());
+            if (int e = chain.error(0)) return e;
+        int e = chain.error(prev ? 0 : 1);
         const bool bound = e == 0;
         if (bound) e = connect_once_more();
         if (failed(e) && !prev) sys::setsockopt_int(r.fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 0);

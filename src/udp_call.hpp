@@ -37,7 +37,8 @@ struct udp_call {
     bool device_known = true;    // false: ifindex not read yet (see know_device)
     bool check_bound = false;    // a locked lookup that is not ours checks the bound port
     bool found_in_flight = false;  // the last lookup named a socket in flight (diag_answer)
-    address src;                 // the source, IP known; the port set per attempt
+    bool source_known = false;   // src holds the source IP (given, or the route's: know_source)
+    address src;                 // the source; the port set per attempt
 
     udp_call(const request& req, connectx_result& out) : r(req), res(out) {}
 
@@ -52,6 +53,8 @@ enum class lock_outcome {
     bound_elsewhere, // the socket is bound to another port than the candidate (see verify_locked)
 };
 
+// The source IP from the routing table when the caller left it open (udp_connect.cpp).
+[[nodiscard]] int know_source(udp_call& c);
 // Clears IP_BIND_ADDRESS_NO_PORT, once a call, for a bind of port 0 that must take the port at
 // once (the lock holds a port only from its bind on); finish() sets it back.
 [[nodiscard]] int no_port_off(udp_call& c);

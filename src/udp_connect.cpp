@@ -32,7 +32,7 @@ int begin(udp_call& c) {
     c.v4_table = c.r.family == AF_INET || c.r.dst_v4_mapped();
     // Asked with the socket's kind, or now.
     udp_answers a = c.r.kind.udp;
-    if (!a.asked) ask_udp_answers(c.fd(), a);
+    if (!a.asked) ask_udp_answers(c.fd(), !c.r.src_ip_given, a);
     if (int e = a.reuseport_error) return e;
     if (a.reuseport) return EINVAL;
     if (int e = netns_for_cookie(c.fd(), a.netns_cookie_error, a.netns_cookie, c.ns)) return e;
@@ -56,6 +56,10 @@ int begin(udp_call& c) {
         c.rebind_device = true;
     } else if (c.r.src_ip_given && !c.r.dst.needs_scope() && !c.r.src.needs_scope()) {
         c.device_known = false;  // a given, non-link-local IP: read when needed, see know_device
+    } else if (a.device_asked) {
+        if (int e = a.device_error) return e;
+        c.ifindex = uint32_t(a.device);
+        c.rebind_device = a.device != 0;
     } else {
         c.device_known = false;
         if (int e = know_device(c)) return e;
@@ -66,6 +70,7 @@ int begin(udp_call& c) {
     if (!c.ifindex && c.r.dst.needs_scope()) c.ifindex = c.r.dst.scope_id();
     if (!c.ifindex && c.r.src.needs_scope()) c.ifindex = c.r.src.scope_id();
     c.src = c.r.src;
+    c.source_known = c.r.src_ip_given;
     return 0;
 }
 
@@ -119,12 +124,23 @@ int finish(udp_call& c, int e) {
 }
 
 int udp_connect_begun(udp_call& c) {
-    // Lock and lookups need the concrete local address: with a wildcard one (even with a fixed
-    // port) the check would look at the wildcard, not at the address the route picks, and let a
-    // duplicate 4-tuple through. The route's device is the one the flow arrives on.
-    if (!c.r.src_ip_given)
-        if (int e = route_source(*c.ns, c.fd(), IPPROTO_UDP, c.r.dst, c.ifindex, c.src, &c.arrival))
-            return e;
+    if (c.r.src_port() != 0) {
+        if (int e = know_source(c)) return e;
+        return connect_explicit(c);
+    }
+    return udp_port_search(c);  // asks know_source when it needs the address
+}
+
+}  // namespace
+
+// Lock and lookups need the concrete local address: with a wildcard one (even with a fixed port)
+// the check would look at the wildcard, not at the address the route picks, and let a duplicate
+// 4-tuple through. The route's device is the one the flow arrives on.
+int know_source(udp_call& c) {
+    if (c.source_known) return 0;
+    if (int e = route_source(*c.ns, c.fd(), IPPROTO_UDP, c.r.dst, c.ifindex, c.src, &c.arrival))
+        return e;
+    c.source_known = true;
     // The route may pick a scoped source (a link-local one toward a site-scope group): binding it
     // sets the device, which a failure must put back, and lookups must name.
     if (c.src.needs_scope()) {
@@ -135,11 +151,8 @@ int udp_connect_begun(udp_call& c) {
         }
         if (!c.ifindex) c.ifindex = c.src.scope_id();
     }
-    if (c.r.src_port() != 0) return connect_explicit(c);
-    return udp_port_search(c);
+    return 0;
 }
-
-}  // namespace
 
 int udp_connect(const request& r, connectx_result& res) noexcept {
     udp_call c(r, res);

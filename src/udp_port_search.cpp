@@ -86,6 +86,7 @@ public:
 
 private:
     int start();
+    int source();
     int refresh();
     int span(port_span& out);
     int next_candidate(port_span span, uint16_t& port, bool& walked);
@@ -162,6 +163,15 @@ int port_search::start() {
     return 0;
 }
 
+// The source IP, asked of the route when the caller left it open and something needs it (the
+// lock, lookups, a bind); the walk of that source from then on.
+int port_search::source() {
+    if (c_.source_known) return 0;
+    if (int e = know_source(c_)) return e;
+    std::memcpy(key_.src, ip_bytes(c_.src, c_.v4_table), c_.ip_len());
+    return 0;
+}
+
 // The candidate ports: namespace range, per-call range, the socket's own IP_LOCAL_PORT_RANGE
 // (whose bounds apply only inside the namespace's, as the kernel does). EAGAIN when empty.
 int port_search::span(port_span& out) {
@@ -195,6 +205,7 @@ int port_search::probe(port_span span) {
         looked_ += visited;
     }
     if (n == 0) return 0;
+    if (int e = source()) return e;
     diag_tuple t[kSockDiagBatchMax];
     for (size_t i = 0; i < n; ++i)
         if (int e = tuple_for(c_, ports[i], t[i])) return e;
@@ -295,6 +306,7 @@ int port_search::try_candidate(uint16_t port, outcome& out) {
     ++c_.res.attempts;
     landed_known_ = false;
     if (alone_ && lpr_ && !check_landing_) return try_alone(port, out);
+    if (int e = source()) return e;
     address at;
     if (int e = bind_candidate(port, at)) {
         if (e != EADDRINUSE) return e;
@@ -345,34 +357,40 @@ int port_search::lock_candidate(uint16_t port, const address& at, outcome& out) 
 
 // The common case in one go: P bound alone through the range, where the bind lands needing no
 // check (the span is the namespace's range), connect, share, the range put back. sock_ops makes
-// it one system call where the kernel can; what follows a failure is lock_candidate's.
+// it one system call where the kernel can; what follows a failure is lock_candidate's. With the
+// source IP left open and not yet needed, no bind: connect() binds P alone (on the wildcard
+// address, so no socket may have P at all) and takes the source the route gives this socket,
+// as plain connect(2) does, with every key of the socket's own.
 int port_search::try_alone(uint16_t port, outcome& out) {
+    const bool bind = c_.source_known;
     address at = c_.src;
     at.set_port(0);
     sock_ops chain(c_.fd(), sock_ops::mode::chain);
     chain.set(IPPROTO_IP, IP_LOCAL_PORT_RANGE, int(uint32_t(port) << 16 | port));
-    chain.bind(at.sa(), at.size());
+    if (bind) chain.bind(at.sa(), at.size());
     chain.connect(c_.r.dst.sa(), c_.r.dst.size());
     chain.set(SOL_SOCKET, SO_REUSEADDR, 1);
     chain.set(IPPROTO_IP, IP_LOCAL_PORT_RANGE, int(prev_lpr_));
     chain.run();
     if (int e = chain.error(0)) return e;
-    if (int e = chain.error(1)) {
-        if (e != EADDRINUSE) return e;
-        alone_failed();  // held by someone, maybe sharable toward dst: again, under the lock
-        return try_candidate(port, out);
-    }
+    const int at_connect = bind ? 2 : 1;
+    if (bind)
+        if (int e = chain.error(1)) {
+            if (e != EADDRINUSE) return e;
+            alone_failed();  // held by someone, maybe sharable toward dst: again, under the lock
+            return try_candidate(port, out);
+        }
     c_.res.technique = CONNECTX_TECH_UDP_ALONE;
     // As connect_and_share: shared whether connect worked or not; connected but not shared is
-    // undone.
-    int r = chain.error(2);
+    // undone. (Without the bind, EAGAIN says P could not be bound: after_connect goes on.)
+    int r = chain.error(at_connect);
     if (r != 0) {
         (void)set_reuse(c_, 1);
-    } else if (int u = chain.error(3)) {
+    } else if (int u = chain.error(at_connect + 1)) {
         sys::disconnect(c_.fd());
         r = u;
     }
-    range_put_back_ = r == 0 && chain.error(4) == 0;
+    range_put_back_ = r == 0 && chain.error(at_connect + 2) == 0;
     at.set_port(port);
     return after_connect(port, at, r, false, out);
 }
@@ -381,10 +399,12 @@ int port_search::try_alone(uint16_t port, outcome& out) {
 int port_search::after_connect(uint16_t port, const address& at, int r, bool elsewhere,
                                outcome& out) {
     if (alone_ && r == EAGAIN && lpr_) {
-        // IP_BIND_ADDRESS_NO_PORT left the port to connect(), which found it taken.
+        // connect() had to take the port (the caller's IP_BIND_ADDRESS_NO_PORT left it to it, or
+        // there was no bind) and found it taken.
         reuse_ = true;  // shared by connect_and_share
         if (int e = give_back()) return e;
-        if (int e = no_port_off(c_)) return e;
+        if (c_.source_known)
+            if (int e = no_port_off(c_)) return e;
         alone_failed();
         return try_candidate(port, out);
     }
@@ -426,6 +446,7 @@ int port_search::recheck(uint16_t& port) {
     diag_tuple t[kRecheck];
     diag_answer a[kRecheck];
     const size_t n = std::min(nrecheck_, size_t(kSockDiagBatchMax));
+    if (int e = source()) return e;
     for (size_t i = 0; i < n; ++i)
         if (int e = tuple_for(c_, recheck_[i], t[i])) return e;
     if (int e = lease_diag(c_)) return e;

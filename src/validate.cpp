@@ -156,11 +156,23 @@ int set_source(request& r, const address& src) noexcept {
     return 0;
 }
 
+namespace {
+
+// Whether the caller leaves the source IP open (null, or a wildcard in either form): only a hint
+// of which questions to ask together (socket_kind.hpp); take_addresses checks src.
+bool no_source_ip(const sockaddr* src, socklen_t len) {
+    if (!src) return true;
+    auto a = address::from_sockaddr(src, len);
+    return a && a->is_wildcard();
+}
+
+}  // namespace
+
 int validate(int fd, const sockaddr* src, socklen_t src_len, const sockaddr* dst, socklen_t dst_len,
              const connectx_opts* opts, request& out) noexcept {
     out = request{};
     out.fd = fd;
-    if (int e = socket_kind_of(fd, out.kind)) return e;
+    if (int e = socket_kind_of(fd, no_source_ip(src, src_len), out.kind)) return e;
     out.protocol = out.kind.protocol;
     if (opts)
         if (int e = take_opts(*opts, out)) return e;

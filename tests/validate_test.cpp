@@ -57,9 +57,12 @@ TEST_P(BadInput, EveryCaseHasItsErrnoAndLeavesTheSocketAlone) {
         auto dst6 = v4("[2001:db8::1:1]:8080");
         auto src4 = v4("127.0.0.1:0");
         // The namespace's state (netlink sockets, sysctl files) is kept for later calls, not
-        // leaked: a first call makes it, so that each case below can count fds.
+        // leaked: a first call makes it, so that each case below can count fds. (The caller's
+        // SO_REUSEADDR takes it down the path that asks the route and SOCK_DIAG.)
         {
             cxtest::unique_fd warm(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+            int one = 1;
+            ASSERT_EQ(setsockopt(warm, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one), 0);
             ASSERT_EQ(connectx(warm, nullptr, 0, dst4.sa(), dst4.size(), nullptr), 0)
                 << strerror(errno);
             warm.reset();
