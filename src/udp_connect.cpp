@@ -5,7 +5,8 @@
 //   src IP and port    alone; if the port is held, the lock on it, with a pre-check lookup first
 //                      so a taken 4-tuple is refused before the socket is touched.
 //   src IP             the port search (udp_port_search.cpp).
-//   nothing            the source IP from the routing table (RTM_GETROUTE), then as above.
+//   nothing            the port search too; the source IP from the routing table (RTM_GETROUTE)
+//                      only where the lock or a lookup needs it (know_source).
 // This file holds what every case shares: the setup and the end of a call.
 #include <net/if.h>
 #include <netinet/in.h>
@@ -16,6 +17,7 @@
 #include "netns_registry.hpp"
 #include "request.hpp"
 #include "route_source.hpp"
+#include "sock_ops.hpp"
 #include "socket_kind.hpp"
 #include "sys.hpp"
 #include "udp_call.hpp"
@@ -80,11 +82,17 @@ int begin(udp_call& c) {
 int connect_explicit(udp_call& c) {
     uint16_t port = c.src.port();
     c.res.attempts = 1;
-    // Alone: a failed bind costs one hash slot's walk and leaves the socket as it was.
+    // Alone: a failed bind costs one hash slot's walk and leaves the socket as it was. The bind,
+    // connect and SO_REUSEADDR=1 go in one system call where the kernel can (sock_ops.hpp).
     if (!c.prev_reuse) {
-        int e = sys::bind(c.fd(), c.src.sa(), c.src.size());
+        sock_ops chain(c.fd(), sock_ops::mode::chain);
+        chain.bind(c.src.sa(), c.src.size());
+        chain.connect(c.r.dst.sa(), c.r.dst.size());
+        chain.set(SOL_SOCKET, SO_REUSEADDR, 1);
+        chain.run();
+        int e = chain.error(0);
         if (e == 0) {
-            e = connect_alone(c);
+            e = chained_connect_and_share(c, chain.error(1), chain.error(2));
             if (e == 0) report_local(c, c.src.sa(), c.src.size());
             return e;
         }

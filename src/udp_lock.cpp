@@ -182,6 +182,16 @@ int lock_and_connect(udp_call& c, uint16_t port, bool& elsewhere) {
     return connect_and_share(c, verify_locked(c, port, elsewhere));
 }
 
+int chained_connect_and_share(udp_call& c, int connected, int shared) {
+    c.res.technique = CONNECTX_TECH_UDP_ALONE;
+    if (connected) {
+        (void)set_reuse(c, 1);  // not made in the chain
+        return connected;
+    }
+    if (shared) sys::disconnect(c.fd());
+    return shared;
+}
+
 int connect_alone(udp_call& c) {
     c.res.technique = CONNECTX_TECH_UDP_ALONE;
     return connect_and_share(c, 0);

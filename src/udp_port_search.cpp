@@ -31,6 +31,11 @@
 //             socket's own): elsewhere in the namespace's range it is a port the kernel chose
 //             under the live sysctls and holds alone, as good as the candidate. The lock path
 //             learns where it is from its lookup.
+//   source    with the source IP left open, a bind alone is left to connect() (try_alone): the
+//             kernel takes the port alone and the source its route gives the socket. The route
+//             question is asked only when the lock or a lookup needs the address (source()).
+//   batched   the bind alone and what surrounds it go in one system call where the kernel can
+//             (sock_ops.hpp).
 //   no port   IP_BIND_ADDRESS_NO_PORT (a program may set it on every client socket) keeps a bind
 //             of port 0 from taking the port: the lock clears it first (no_port_off). Alone, the
 //             bind takes the address and connect() the candidate, autobound as exclusively as a
@@ -380,16 +385,8 @@ int port_search::try_alone(uint16_t port, outcome& out) {
             alone_failed();  // held by someone, maybe sharable toward dst: again, under the lock
             return try_candidate(port, out);
         }
-    c_.res.technique = CONNECTX_TECH_UDP_ALONE;
-    // As connect_and_share: shared whether connect worked or not; connected but not shared is
-    // undone. (Without the bind, EAGAIN says P could not be bound: after_connect goes on.)
-    int r = chain.error(at_connect);
-    if (r != 0) {
-        (void)set_reuse(c_, 1);
-    } else if (int u = chain.error(at_connect + 1)) {
-        sys::disconnect(c_.fd());
-        r = u;
-    }
+    // (Without the bind, EAGAIN from connect says P could not be bound: after_connect goes on.)
+    const int r = chained_connect_and_share(c_, chain.error(at_connect), chain.error(at_connect + 1));
     range_put_back_ = r == 0 && chain.error(at_connect + 2) == 0;
     at.set_port(port);
     return after_connect(port, at, r, false, out);
