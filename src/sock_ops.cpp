@@ -73,12 +73,15 @@ public:
     ring() noexcept = default;
     ring(const ring&) = delete;
     ring& operator=(const ring&) = delete;
-    ~ring() { drop(generation_ == owned_fds_generation()); }
+    ~ring() {
+        const bool ours = generation_ == owned_fds_generation();
+        drop(ours, ours);
+    }
 
     // The thread's ring, made on first use; false when it has none.
     bool ready() noexcept {
         if (fd_ >= 0 && generation_ == owned_fds_generation()) return true;
-        if (fd_ >= 0) drop(false);  // a fork child: the fd is closed, the mapping the parent's
+        if (fd_ >= 0) drop(false, false);  // a fork child: fd closed, mapping the parent's
         if (g_no_rings.load(std::memory_order_relaxed) || disabled_by_environment()) return false;
         const unsigned gen = owned_fds_generation();
         if (g_rings_generation.exchange(gen, std::memory_order_relaxed) != gen)
@@ -87,7 +90,10 @@ public:
             g_rings.fetch_sub(1, std::memory_order_relaxed);
             return false;
         }
-        if (make()) return true;
+        if (make()) {
+            counted_ = true;
+            return true;
+        }
         g_rings.fetch_sub(1, std::memory_order_relaxed);
         return false;
     }
@@ -113,8 +119,11 @@ public:
             r = syscall(__NR_io_uring_enter, fd_, unsigned(n), unsigned(n),
                         IORING_ENTER_GETEVENTS, nullptr, 0);
         } while (r < 0 && errno == EINTR && load_acquire(sq_head_) == tail);
+        const bool fd_gone = r < 0 && errno == EBADF;
         const int consumed = int(load_acquire(sq_head_) - tail);
+        for (int i = 0; i < consumed; ++i) results[i] = -EIO;  // unless a completion says
         int got = 0;
+        bool broken = false;
         while (got < consumed) {
             unsigned head = *cq_head_;
             const unsigned ready = load_acquire(cq_tail_);
@@ -123,14 +132,18 @@ public:
                 results[c.user_data] = c.res;
             }
             store_release(cq_head_, head);
-            if (got < consumed)
-                (void)syscall(__NR_io_uring_enter, fd_, 0U, unsigned(consumed - got),
-                              IORING_ENTER_GETEVENTS, nullptr, 0);
+            if (got < consumed &&
+                syscall(__NR_io_uring_enter, fd_, 0U, unsigned(consumed - got),
+                        IORING_ENTER_GETEVENTS, nullptr, 0) < 0 &&
+                errno != EINTR) {
+                broken = true;  // its fd closed behind the library's back, say: EIO for the rest
+                break;
+            }
         }
         // Entries left in the queue would go with the next submission: never use this ring
         // again. (A ring whose fd the program closed behind the library's back ends here too:
         // that number is not the library's to close any more.)
-        if (consumed < n) drop(!(r < 0 && errno == EBADF));
+        if (consumed < n || broken) drop(!fd_gone && !broken, true);
         return consumed;
     }
 
@@ -155,7 +168,7 @@ private:
         generation_ = owned_fds_generation();
         if (!(p.features & IORING_FEAT_SINGLE_MMAP) || !map(p) || !probe()) {
             g_no_rings.store(true, std::memory_order_relaxed);
-            drop(true);
+            drop(true, true);
             return false;
         }
         return true;
@@ -201,17 +214,18 @@ private:
         return true;
     }
 
-    // Unmaps and closes; in a fork child (`ours` false) only forgets: the fd was closed by the
-    // fork handler and its number may be another's now; the mapping is shared with the parent's
-    // ring and is left alone.
-    void drop(bool ours) noexcept {
-        if (ours) {
+    // Forgets the ring; unmaps it and closes its fd when they are still the thread's. A fork
+    // child does neither: the fork handler closed the fd (its number may be another's now), and
+    // the mapping is shared with the parent's ring.
+    void drop(bool close_fd, bool unmap) noexcept {
+        if (unmap) {
             if (sqes_) munmap(sqes_, sqes_len_);
             if (map_) munmap(map_, map_len_);
-            if (fd_ >= 0) owned_fd_close(fd_);
         }
-        if (fd_ >= 0 && generation_ == owned_fds_generation())
+        if (close_fd && fd_ >= 0) owned_fd_close(fd_);
+        if (counted_ && generation_ == owned_fds_generation())
             g_rings.fetch_sub(1, std::memory_order_relaxed);
+        counted_ = false;
         fd_ = -1;
         map_ = nullptr;
         sqes_ = nullptr;
@@ -219,6 +233,7 @@ private:
 
     int fd_ = -1;
     unsigned generation_ = 0;
+    bool counted_ = false;  // in g_rings
     bool has_bind_ = false;
     unsigned char* map_ = nullptr;
     size_t map_len_ = 0;

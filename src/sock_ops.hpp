@@ -38,8 +38,9 @@ public:
     void connect(const sockaddr* sa, socklen_t len) noexcept;
 
     void run() noexcept;
-    // After run(): 0, the errno the operation's own system call would have set, or ECANCELED
-    // (chain: an earlier one failed, this one was not made).
+    // After run(): 0, the errno the operation's own system call would have set, ECANCELED
+    // (chain: an earlier one failed, this one was not made), or EIO (the ring's fd was closed by
+    // someone else while the call waited: whether the operation was made is unknown).
     int error(int i) const noexcept { return err_[i]; }
     // How many of them, from the first, went through the ring (the rest: one call each).
     int in_ring() const noexcept { return in_ring_; }
