@@ -83,6 +83,10 @@ public:
         if (fd_ >= 0 && generation_ == owned_fds_generation()) return true;
         if (fd_ >= 0) drop(false, false);  // a fork child: fd closed, mapping the parent's
         if (g_no_rings.load(std::memory_order_relaxed) || disabled_by_environment()) return false;
+        if (asked_ < sock_ops::kCallsBeforeRing) {
+            ++asked_;
+            return false;
+        }
         const unsigned gen = owned_fds_generation();
         if (g_rings_generation.exchange(gen, std::memory_order_relaxed) != gen)
             g_rings.store(0, std::memory_order_relaxed);  // a fork child: the parent's rings
@@ -100,8 +104,8 @@ public:
     bool has_bind() const noexcept { return has_bind_; }
 
     // Submits entries [0, n) already written by `fill`, waits for their completions, and stores
-    // each one's result by its index. How many were consumed (the others were not made), or -1
-    // when the ring broke before any was (it is then dropped).
+    // each one's result by its index. How many were consumed, from the first (the others were
+    // not made; the ring is then dropped).
     template <class Fill>
     int submit(int n, Fill fill, int* results) noexcept {
         const unsigned tail = *sq_tail_;
@@ -234,6 +238,7 @@ private:
     int fd_ = -1;
     unsigned generation_ = 0;
     bool counted_ = false;  // in g_rings
+    unsigned asked_ = 0;    // batches this thread made without a ring
     bool has_bind_ = false;
     unsigned char* map_ = nullptr;
     size_t map_len_ = 0;
