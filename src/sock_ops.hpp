@@ -24,9 +24,9 @@ public:
         chain,  // in order, each only if the one before succeeded (the rest: ECANCELED)
     };
     static constexpr int kMax = 6;
-    // A thread's first batches go one by one; its ring is made at the next. A ring costs ~45 us
-    // to make and ~140 us to close (measured here), a batch saves ~1-6 us: threads that connect
-    // a few times and exit do better without.
+    // A thread's first batches go one by one; its ring is made at the next. A ring costs ~25 us
+    // to make and ~25 us to close here (several times that on a loaded machine), a batch saves
+    // ~1-6 us: threads that connect a few times and exit do better without.
     static constexpr unsigned kCallsBeforeRing = 64;
 
     sock_ops(int fd, mode m) noexcept : fd_(fd), mode_(m) {}
