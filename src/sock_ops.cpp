@@ -41,8 +41,8 @@ struct sqe_bytes {
 };
 static_assert(sizeof(sqe_bytes) == 64);
 constexpr size_t kAtOpcode = 0, kAtFlags = 1, kAtFd = 4, kAtOff = 8 /* cmd_op, addr2 */,
-                 kAtAddr = 16 /* level */, kAtOptname = 20, kAtUserData = 32,
-                 kAtOptlen = 44, kAtOptval = 48;
+                 kAtAddr = 16 /* level */, kAtOptname = 20, kAtUserData = 32, kAtOptlen = 44,
+                 kAtOptval = 48;
 
 std::atomic<bool> g_no_rings{false};     // io_uring refused here: every call one by one
 std::atomic<bool> g_no_sock_cmd{false};  // socket options refused through the ring (before 6.7)
@@ -120,8 +120,8 @@ public:
         store_release(sq_tail_, tail + unsigned(n));
         long r;
         do {
-            r = syscall(__NR_io_uring_enter, fd_, unsigned(n), unsigned(n),
-                        IORING_ENTER_GETEVENTS, nullptr, 0);
+            r = syscall(__NR_io_uring_enter, fd_, unsigned(n), unsigned(n), IORING_ENTER_GETEVENTS,
+                        nullptr, 0);
         } while (r < 0 && errno == EINTR && load_acquire(sq_head_) == tail);
         const bool fd_gone = r < 0 && errno == EBADF;
         const int consumed = int(load_acquire(sq_head_) - tail);
@@ -205,8 +205,8 @@ private:
     // The opcodes this kernel knows: socket commands need URING_CMD, binds IORING_OP_BIND.
     bool probe() noexcept {
         constexpr unsigned kOps = 64;
-        alignas(io_uring_probe) unsigned char buf[sizeof(io_uring_probe) +
-                                                  kOps * sizeof(io_uring_probe_op)] = {};
+        alignas(io_uring_probe) unsigned char
+            buf[sizeof(io_uring_probe) + kOps * sizeof(io_uring_probe_op)] = {};
         auto* pr = reinterpret_cast<io_uring_probe*>(buf);
         if (syscall(__NR_io_uring_register, fd_, IORING_REGISTER_PROBE, pr, kOps) != 0)
             return false;
@@ -353,10 +353,18 @@ void sock_ops::run_each_from(int first) noexcept {
         socklen_t len = o.len;
         int rc = 0;
         switch (o.k) {
-            case kind::get: rc = ::getsockopt(fd_, o.level, o.name, o.value, &len); break;
-            case kind::set: rc = ::setsockopt(fd_, o.level, o.name, o.value, len); break;
-            case kind::bind: rc = ::bind(fd_, o.sa, len); break;
-            case kind::connect: rc = ::connect(fd_, o.sa, len); break;
+            case kind::get:
+                rc = ::getsockopt(fd_, o.level, o.name, o.value, &len);
+                break;
+            case kind::set:
+                rc = ::setsockopt(fd_, o.level, o.name, o.value, len);
+                break;
+            case kind::bind:
+                rc = ::bind(fd_, o.sa, len);
+                break;
+            case kind::connect:
+                rc = ::connect(fd_, o.sa, len);
+                break;
         }
         err_[i] = rc < 0 ? errno : 0;
         failed |= rc < 0;

@@ -56,11 +56,11 @@ private:
         kind k;
         int level;
         int name;
-        void* value;          // get: where to; set: &values_[i]
-        const sockaddr* sa;   // bind, connect
+        void* value;         // get: where to; set: &values_[i]
+        const sockaddr* sa;  // bind, connect
         socklen_t len;
     };
-    int run_in_ring() noexcept;   // how many ops the ring made, from the first
+    int run_in_ring() noexcept;  // how many ops the ring made, from the first
     void run_each_from(int first) noexcept;
 
     int fd_;

@@ -43,13 +43,14 @@ enum class tcp_proof {
 struct socket_kind {
     int protocol = 0;  // IPPROTO_TCP or IPPROTO_UDP
     tcp_proof proof = tcp_proof::not_asked;
-    int option = 0;  // the TCP option asked
+    int option = 0;   // the TCP option asked
     udp_answers udp;  // asked with SO_PROTOCOL when the last socket was UDP
 };
 
 // IPPROTO_TCP or IPPROTO_UDP in `out`, or the errno for any other socket (EBADF, ENOTSOCK,
-// EPROTOTYPE, EAFNOSUPPORT). `route`: the call gives no source IP (a route question ahead). SO_PROTOCOL, asked when the TCP option was not, passes a raw socket
-// of IPPROTO_TCP or IPPROTO_UDP too: check_socket tells those apart.
+// EPROTOTYPE, EAFNOSUPPORT). `route`: the call gives no source IP (a route question ahead).
+// SO_PROTOCOL, asked when the TCP option was not, passes a raw socket of IPPROTO_TCP or IPPROTO_UDP
+// too: check_socket tells those apart.
 [[nodiscard]] int socket_kind_of(int fd, bool route, socket_kind& out) noexcept;
 
 // After check_socket passed on the socket `k` describes: a TCP socket, not raw, that refused the

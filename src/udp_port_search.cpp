@@ -107,16 +107,16 @@ private:
 
     udp_call& c_;
     dest_key key_;
-    bool lpr_ = false;            // the kernel has IP_LOCAL_PORT_RANGE
-    uint32_t prev_lpr_ = 0;       // the socket's own range, restored at the end
-    bool fresh_ = false;          // the sysctls were read during this call
-    bool check_landing_ = false;  // the span is narrower than the namespace's range
-    bool landed_known_ = false;   // the last bind alone was checked to be on its candidate
-    bool alone_ = false;          // the next bind is without SO_REUSEADDR
-    bool reuse_ = false;          // SO_REUSEADDR as it is now
+    bool lpr_ = false;             // the kernel has IP_LOCAL_PORT_RANGE
+    uint32_t prev_lpr_ = 0;        // the socket's own range, restored at the end
+    bool fresh_ = false;           // the sysctls were read during this call
+    bool check_landing_ = false;   // the span is narrower than the namespace's range
+    bool landed_known_ = false;    // the last bind alone was checked to be on its candidate
+    bool alone_ = false;           // the next bind is without SO_REUSEADDR
+    bool reuse_ = false;           // SO_REUSEADDR as it is now
     bool range_put_back_ = false;  // the socket's own range is set again (try_alone did it)
-    uint32_t looked_ = 0;         // ports probed during the call, in span_
-    port_span span_;              // the span they were probed in
+    uint32_t looked_ = 0;          // ports probed during the call, in span_
+    port_span span_;               // the span they were probed in
     int elsewhere_ = 0;
     bool final_round_ = false;  // blocked marks forgotten for one last look before EAGAIN
     // Ports a socket in flight was found on (diag_answer::in_flight), or whose bind failed: maybe
@@ -386,7 +386,8 @@ int port_search::try_alone(uint16_t port, outcome& out) {
             return try_candidate(port, out);
         }
     // (Without the bind, EAGAIN from connect says P could not be bound: after_connect goes on.)
-    const int r = chained_connect_and_share(c_, chain.error(at_connect), chain.error(at_connect + 1));
+    const int r =
+        chained_connect_and_share(c_, chain.error(at_connect), chain.error(at_connect + 1));
     range_put_back_ = r == 0 && chain.error(at_connect + 2) == 0;
     at.set_port(port);
     return after_connect(port, at, r, false, out);

@@ -201,7 +201,7 @@ TEST(QueryCountNetns, TcpSamplesOneCallInSixteen) {
         auto dst = v4("127.0.1.1:8080");
         auto src = v4("127.0.0.1");
         cxtest::unique_fd l(cxtest::tcp_listener(dst));
-        (void)ring_here();  // this thread's ring made, if the kernel gives one
+        (void)ring_here();                 // this thread's ring made, if the kernel gives one
         calls_of(SOCK_STREAM, &src, dst);  // on kernels before 6.5, learns TCP_SYNCNT
         const calls plain = calls_of(SOCK_STREAM, &src, dst);
         int samples = 0;
@@ -269,22 +269,25 @@ TEST(QueryCountNetns, UdpWithSourceIpAsksInTwoBatchesWhereTheKernelCan) {
         auto dst = v4("127.0.1.1:53");
         auto src = v4("127.0.0.1");
         const auto [ring_gets, ring_binds] = ring_here();
-        const std::string range = opt("getsockopt", IPPROTO_IP, 51), set_range =
-                                  opt("setsockopt", IPPROTO_IP, 51);
+        const std::string range = opt("getsockopt", IPPROTO_IP, 51),
+                          set_range = opt("setsockopt", IPPROTO_IP, 51);
         calls expected;
         if (ring_gets) {
             expected = {"io_uring_enter(4)", "getsockname", range};
         } else {
-            expected = {kProtocol, "getsockname", opt("getsockopt", SOL_SOCKET, SO_REUSEPORT),
-                        opt("getsockopt", SOL_SOCKET, 71), opt("getsockopt", SOL_SOCKET,
-                        SO_REUSEADDR), range};
+            expected = {kProtocol,
+                        "getsockname",
+                        opt("getsockopt", SOL_SOCKET, SO_REUSEPORT),
+                        opt("getsockopt", SOL_SOCKET, 71),
+                        opt("getsockopt", SOL_SOCKET, SO_REUSEADDR),
+                        range};
         }
         if (ring_binds) {
             expected.push_back("io_uring_enter(5)");
         } else {
-            expected.insert(expected.end(), {set_range, "bind", "connect",
-                                             opt("setsockopt", SOL_SOCKET, SO_REUSEADDR),
-                                             set_range});
+            expected.insert(expected.end(),
+                            {set_range, "bind", "connect",
+                             opt("setsockopt", SOL_SOCKET, SO_REUSEADDR), set_range});
         }
         (void)calls_of(SOCK_DGRAM, &src, dst);  // the last socket was UDP from now on
         for (int i = 0; i < 3; ++i) EXPECT_EQ(calls_of(SOCK_DGRAM, &src, dst), expected) << i;
