@@ -92,6 +92,7 @@ public:
             g_rings.store(0, std::memory_order_relaxed);  // a fork child: the parent's rings
         if (g_rings.fetch_add(1, std::memory_order_relaxed) >= kMaxRings) {
             g_rings.fetch_sub(1, std::memory_order_relaxed);
+            asked_ = 0;
             return false;
         }
         if (make()) {
@@ -99,6 +100,7 @@ public:
             return true;
         }
         g_rings.fetch_sub(1, std::memory_order_relaxed);
+        asked_ = 0;  // EMFILE, ENOMEM (memlock before 5.12)...: not again before as many batches
         return false;
     }
     bool has_bind() const noexcept { return has_bind_; }
