@@ -61,8 +61,8 @@ int setup_ring(void* params) noexcept {
     return int(syscall(__NR_io_uring_setup, kEntries, params));
 }
 
-unsigned load_acquire(const unsigned* p) noexcept {
-    return std::atomic_ref<const unsigned>(*p).load(std::memory_order_acquire);
+unsigned load_acquire(unsigned* p) noexcept {
+    return std::atomic_ref<unsigned>(*p).load(std::memory_order_acquire);
 }
 void store_release(unsigned* p, unsigned v) noexcept {
     std::atomic_ref<unsigned>(*p).store(v, std::memory_order_release);
@@ -78,7 +78,8 @@ public:
         drop(ours, ours);
     }
 
-    // The thread's ring, made on first use; false when it has none.
+    // The thread's ring, made at its batch after the first kCallsBeforeRing; false when it has
+    // none (yet).
     bool ready() noexcept {
         if (fd_ >= 0 && generation_ == owned_fds_generation()) return true;
         if (fd_ >= 0) drop(false, false);  // a fork child: fd closed, mapping the parent's
@@ -135,7 +136,7 @@ public:
             const unsigned ready = load_acquire(cq_tail_);
             for (; head != ready; ++head, ++got) {
                 const io_uring_cqe& c = cqes_[head & cq_mask_];
-                results[c.user_data] = c.res;
+                if (c.user_data < uint64_t(n)) results[c.user_data] = c.res;
             }
             store_release(cq_head_, head);
             if (got < consumed &&
