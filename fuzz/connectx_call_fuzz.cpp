@@ -89,7 +89,8 @@ world* g;
 
 // --- the fds the process holds ------------------------------------------------------------------
 
-// A netlink socket or one of the two sysctl files connectx keeps open per namespace.
+// A netlink socket or one of the two sysctl files connectx keeps open per namespace, or the
+// calling thread's io_uring (src/sock_ops.hpp).
 bool library_kind(int fd) {
     int domain = 0;
     socklen_t len = sizeof domain;
@@ -98,7 +99,8 @@ bool library_kind(int fd) {
     std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     if (readlink(path, target, sizeof target - 1) < 0) return false;
     const char sysctls[] = "/proc/sys/net/ipv4/ip_local_";
-    return std::strncmp(target, sysctls, sizeof sysctls - 1) == 0;
+    return std::strncmp(target, sysctls, sizeof sysctls - 1) == 0 ||
+           std::strcmp(target, "anon_inode:[io_uring]") == 0;
 }
 
 // The fds after a call against those before: every new one is the library's, every one gone was
@@ -773,8 +775,9 @@ void run_call(const subject& s, const sockaddr_arg& src, const sockaddr_arg& dst
 }
 
 // One call of each kind that makes the library open what it keeps per namespace: the netlink
-// sockets (SOCK_DIAG and ROUTE), the route monitor and the two sysctl files. Later calls may
-// reuse these, never need more.
+// sockets (SOCK_DIAG and ROUTE), the route monitor and the two sysctl files; and enough UDP calls
+// for this thread's io_uring (made after a thread's first 64 batches). Later calls may reuse
+// these, never need more.
 void warm_library_cache() {
     sockaddr_in dst{};
     dst.sin_family = AF_INET;
@@ -789,6 +792,11 @@ void warm_library_cache() {
         o.flags = i == 1 ? CONNECTX_F_EXPLICIT_PORTS : 0;
         o.ifindex = i == 2 ? 1 : 0;
         connectx(fd, nullptr, 0, reinterpret_cast<sockaddr*>(&dst), sizeof dst, i ? &o : nullptr);
+        close_socket(fd);
+    }
+    for (int i = 0; i < 100; ++i) {
+        int fd = ip_socket(AF_INET, IPPROTO_UDP, false);
+        connectx(fd, nullptr, 0, reinterpret_cast<sockaddr*>(&dst), sizeof dst, nullptr);
         close_socket(fd);
     }
 }
