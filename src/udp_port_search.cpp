@@ -31,8 +31,8 @@
 //             socket's own): elsewhere in the namespace's range it is a port the kernel chose
 //             under the live sysctls and holds alone, as good as the candidate. The lock path
 //             learns where it is from its lookup.
-//   source    with the source IP left open, a bind alone is left to connect() (try_alone): the
-//             kernel takes the port alone and the source its route gives the socket. The route
+//   source    with the source IP left open, a bind alone is to the wildcard address and
+//             connect() takes the source its route gives the socket (try_alone). The route
 //             question is asked only when the lock or a lookup needs the address (source()).
 //   batched   the bind alone and what surrounds it go in one system call where the kernel can
 //             (sock_ops.hpp).
@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -76,6 +77,9 @@ uint64_t now_ms() {
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1000000;
 }
+
+// A connect() in a chain answered EAGAIN in this process (see try_alone).
+std::atomic<bool> g_no_port_seen{false};
 
 enum class outcome {
     connected,  // done
@@ -363,32 +367,34 @@ int port_search::lock_candidate(uint16_t port, const address& at, outcome& out) 
 // The common case in one go: P bound alone through the range, where the bind lands needing no
 // check (the span is the namespace's range), connect, share, the range put back. sock_ops makes
 // it one system call where the kernel can; what follows a failure is lock_candidate's. With the
-// source IP left open and not yet needed, no bind: connect() binds P alone (on the wildcard
-// address, so no socket may have P at all) and takes the source the route gives this socket,
-// as plain connect(2) does, with every key of the socket's own.
+// source IP left open and not yet needed, the bind is to the wildcard address (so no socket may
+// hold P on any address) and connect() takes the source the route gives this socket, as plain
+// connect(2) does, with every key of the socket's own.
+// A connect() that must take the port itself (the caller's IP_BIND_ADDRESS_NO_PORT kept the bind
+// from taking it) and finds it taken answers EAGAIN, which io_uring does not give back at once: it
+// waits for the socket to be writable and retries from a worker thread, ~33 ms here. Once a
+// process has seen that, its calls clear the option first (no_port_off; finish() sets it back).
 int port_search::try_alone(uint16_t port, outcome& out) {
-    const bool bind = c_.source_known;
+    if (g_no_port_seen.load(std::memory_order_relaxed))
+        if (int e = no_port_off(c_)) return e;
     address at = c_.src;
     at.set_port(0);
     sock_ops chain(c_.fd(), sock_ops::mode::chain);
     chain.set(IPPROTO_IP, IP_LOCAL_PORT_RANGE, int(uint32_t(port) << 16 | port));
-    if (bind) chain.bind(at.sa(), at.size());
+    chain.bind(at.sa(), at.size());
     chain.connect(c_.r.dst.sa(), c_.r.dst.size());
     chain.set(SOL_SOCKET, SO_REUSEADDR, 1);
     chain.set(IPPROTO_IP, IP_LOCAL_PORT_RANGE, int(prev_lpr_));
     chain.run();
     if (int e = chain.error(0)) return e;
-    const int at_connect = bind ? 2 : 1;
-    if (bind)
-        if (int e = chain.error(1)) {
-            if (e != EADDRINUSE) return e;
-            alone_failed();  // held by someone, maybe sharable toward dst: again, under the lock
-            return try_candidate(port, out);
-        }
-    // (Without the bind, EAGAIN from connect says P could not be bound: after_connect goes on.)
-    const int r =
-        chained_connect_and_share(c_, chain.error(at_connect), chain.error(at_connect + 1));
-    range_put_back_ = r == 0 && chain.error(at_connect + 2) == 0;
+    if (int e = chain.error(1)) {
+        if (e != EADDRINUSE) return e;
+        alone_failed();  // held by someone, maybe sharable toward dst: again, under the lock
+        return try_candidate(port, out);
+    }
+    if (chain.error(2) == EAGAIN) g_no_port_seen.store(true, std::memory_order_relaxed);
+    const int r = chained_connect_and_share(c_, chain.error(2), chain.error(3));
+    range_put_back_ = r == 0 && chain.error(4) == 0;
     at.set_port(port);
     return after_connect(port, at, r, false, out);
 }
@@ -397,12 +403,10 @@ int port_search::try_alone(uint16_t port, outcome& out) {
 int port_search::after_connect(uint16_t port, const address& at, int r, bool elsewhere,
                                outcome& out) {
     if (alone_ && r == EAGAIN && lpr_) {
-        // connect() had to take the port (the caller's IP_BIND_ADDRESS_NO_PORT left it to it, or
-        // there was no bind) and found it taken.
+        // IP_BIND_ADDRESS_NO_PORT left the port to connect(), which found it taken.
         reuse_ = true;  // shared by connect_and_share
         if (int e = give_back()) return e;
-        if (c_.source_known)
-            if (int e = no_port_off(c_)) return e;
+        if (int e = no_port_off(c_)) return e;
         alone_failed();
         return try_candidate(port, out);
     }

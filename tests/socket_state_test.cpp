@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "sock_ops.hpp"
 #include "support/netns.hpp"
 #include "support/rtnl.hpp"
 #include "support/udp_util.hpp"
@@ -159,7 +160,8 @@ TEST(SocketStateNetns, TcpPerCallRangeIntersectsTheSocketsOwn) {
     CXTEST_REQUIRE_NETNS();
     cxtest::run_in_netns([] {
         if (!kernel_has_local_port_range()) {
-            std::printf("no IP_LOCAL_PORT_RANGE on this kernel: a socket has no range of its own\n");
+            std::printf(
+                "no IP_LOCAL_PORT_RANGE on this kernel: a socket has no range of its own\n");
             return;
         }
         auto dst = cxtest::dst_v4(0, 8080);
@@ -192,8 +194,8 @@ TEST(SocketStateNetns, TcpPerCallRangeIntersectsTheSocketsOwn) {
 TEST(SocketStateNetns, TcpRangeFailsClosedWhenTheNamespaceStateCannotBeHad) {
     CXTEST_REQUIRE_NETNS();
     cxtest::run_in_netns([] {
-        ASSERT_EQ(cxtest::write_sysctl("net/ipv4/ip_local_reserved_ports", "40010-40014,40016-40020"),
-                  0);
+        ASSERT_EQ(
+            cxtest::write_sysctl("net/ipv4/ip_local_reserved_ports", "40010-40014,40016-40020"), 0);
         auto dst = cxtest::dst_v4(0, 8080);
         cxtest::unique_fd l(cxtest::tcp_listener(dst));
         cxtest::unique_fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -224,12 +226,26 @@ TEST(SocketStateNetns, TcpRangeFailsClosedWhenTheNamespaceStateCannotBeHad) {
 
 // A UDP socket on which the program set IP_BIND_ADDRESS_NO_PORT (as it would on a TCP client
 // socket) reaches every port toward every destination, and keeps the option.
-TEST(SocketStateNetns, UdpWithBindAddressNoPortReachesTheWholeRange) {
+// Run twice: as a thread's first calls (one system call each), and with the thread's io_uring
+// made (src/sock_ops.hpp), where a connect() that must take a taken port answers EAGAIN late.
+class UdpNoPort : public ::testing::TestWithParam<bool> {};
+
+TEST_P(UdpNoPort, ReachesTheWholeRange) {
     CXTEST_REQUIRE_NETNS();
     cxtest::netns_options opt;
     opt.port_lo = 40000;
     opt.port_hi = 40015;
     cxtest::run_in_netns(opt, [] {
+        if (GetParam()) {  // the batches a thread makes before it has a ring
+            cxtest::unique_fd any(udp_socket(AF_INET));
+            for (unsigned i = 0; i <= cx::detail::sock_ops::kCallsBeforeRing; ++i) {
+                int a = 0, b = 0;
+                cx::detail::sock_ops ops(any, cx::detail::sock_ops::mode::each);
+                ops.get(SOL_SOCKET, SO_REUSEADDR, &a, sizeof a);
+                ops.get(SOL_SOCKET, SO_REUSEPORT, &b, sizeof b);
+                ops.run();
+            }
+        }
         std::vector<int> held;
         auto ip = v4("127.0.0.1");
         for (int d = 0; d < 2; ++d) {
@@ -250,6 +266,8 @@ TEST(SocketStateNetns, UdpWithBindAddressNoPortReachesTheWholeRange) {
         for (int fd : held) ::close(fd);
     });
 }
+INSTANTIATE_TEST_SUITE_P(SocketStateNetns, UdpNoPort, ::testing::Values(false, true),
+                         [](const auto& p) { return p.param ? "WithRing" : "FirstCalls"; });
 
 // opts.ifindex names an interface of the socket's namespace, also when the caller stands in
 // another one (where that index may not exist, or be another interface).
