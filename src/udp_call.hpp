@@ -78,11 +78,12 @@ void report_local(udp_call& c, const sockaddr* sa, socklen_t len);
 [[nodiscard]] int lock_and_connect(udp_call& c, uint16_t port, bool& elsewhere);
 // The socket is bound alone, SO_REUSEADDR=0: connect, then share.
 [[nodiscard]] int connect_alone(udp_call& c);
-// connect_alone's end where its connect and SO_REUSEADDR=1 went in one chain after the bind
-// (sock_ops.hpp): `connected` and `shared` are their errnos (ECANCELED: not made).
-[[nodiscard]] int chained_connect_and_share(udp_call& c, int connected, int shared);
 // The socket is bound with SO_REUSEADDR=0 and `e` says whether it may connect: connect if so,
 // then SO_REUSEADDR=1 either way.
 [[nodiscard]] int connect_and_share(udp_call& c, int e);
+// connect_and_share's rule once connect and SO_REUSEADDR=1 were made (`connected`, `shared`:
+// their errnos; ECANCELED: a chain of sock_ops.hpp stopped before the second): shared whether
+// connect worked or not, connected but not shared undone. The call's errno.
+[[nodiscard]] int share_after_connect(udp_call& c, int connected, int shared);
 
 }  // namespace cx::detail

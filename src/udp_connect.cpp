@@ -92,7 +92,8 @@ int connect_explicit(udp_call& c) {
         chain.run();
         int e = chain.error(0);
         if (e == 0) {
-            e = chained_connect_and_share(c, chain.error(1), chain.error(2));
+            c.res.technique = CONNECTX_TECH_UDP_ALONE;
+            e = share_after_connect(c, chain.error(1), chain.error(2));
             if (e == 0) report_local(c, c.src.sa(), c.src.size());
             return e;
         }

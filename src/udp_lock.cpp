@@ -162,16 +162,18 @@ int lookup(udp_call& c, uint16_t port, diag_answer& out) {
     return 0;
 }
 
-// A connect whose unlock fails is undone. Returns the call's errno.
+int share_after_connect(udp_call& c, int connected, int shared) {
+    if (connected) {
+        if (shared == ECANCELED) (void)set_reuse(c, 1);  // a chain stopped at connect
+        return connected;
+    }
+    if (shared) sys::disconnect(c.fd());  // connected but not shared: undone
+    return shared;
+}
+
 int connect_and_share(udp_call& c, int e) {
     if (e == 0) e = sys::connect(c.fd(), c.r.dst.sa(), c.r.dst.size());
-    if (int u = set_reuse(c, 1)) {
-        if (e == 0) {
-            sys::disconnect(c.fd());
-            e = u;
-        }
-    }
-    return e;
+    return share_after_connect(c, e, set_reuse(c, 1));
 }
 
 // On failure the lock is released (SO_REUSEADDR=1) and the socket is not connected; it stays
@@ -180,16 +182,6 @@ int lock_and_connect(udp_call& c, uint16_t port, bool& elsewhere) {
     elsewhere = false;
     if (int e = set_reuse(c, 0)) return e;
     return connect_and_share(c, verify_locked(c, port, elsewhere));
-}
-
-int chained_connect_and_share(udp_call& c, int connected, int shared) {
-    c.res.technique = CONNECTX_TECH_UDP_ALONE;
-    if (connected) {
-        (void)set_reuse(c, 1);  // not made in the chain
-        return connected;
-    }
-    if (shared) sys::disconnect(c.fd());
-    return shared;
 }
 
 int connect_alone(udp_call& c) {

@@ -393,7 +393,8 @@ int port_search::try_alone(uint16_t port, outcome& out) {
         return try_candidate(port, out);
     }
     if (chain.error(2) == EAGAIN) g_no_port_seen.store(true, std::memory_order_relaxed);
-    const int r = chained_connect_and_share(c_, chain.error(2), chain.error(3));
+    c_.res.technique = CONNECTX_TECH_UDP_ALONE;
+    const int r = share_after_connect(c_, chain.error(2), chain.error(3));
     range_put_back_ = r == 0 && chain.error(4) == 0;
     at.set_port(port);
     return after_connect(port, at, r, false, out);
