@@ -18,6 +18,7 @@
 
 #include "sock_ops.hpp"
 #include "support/netns.hpp"
+#include "support/udp_util.hpp"
 #include "support/unique_fd.hpp"
 
 namespace {
@@ -115,22 +116,14 @@ struct ring_carries {
 };
 // A thread has a ring only after its first batches (sock_ops::kCallsBeforeRing): this makes them.
 ring_carries ring_here() {
+    const bool gets = cxtest::warm_thread_ring();
     cxtest::unique_fd probe(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-    int in_ring = 0;
-    for (unsigned i = 0; i <= cx::detail::sock_ops::kCallsBeforeRing; ++i) {
-        int a = 0, b = 0;
-        cx::detail::sock_ops gets(probe, cx::detail::sock_ops::mode::each);
-        gets.get(SOL_SOCKET, SO_REUSEADDR, &a, sizeof a);
-        gets.get(SOL_SOCKET, SO_REUSEPORT, &b, sizeof b);
-        gets.run();
-        in_ring = gets.in_ring();
-    }
     auto any = cxtest::v4("127.0.0.1:0");
     cx::detail::sock_ops binds(probe, cx::detail::sock_ops::mode::chain);
     binds.set(SOL_SOCKET, SO_REUSEADDR, 0);
     binds.bind(any.sa(), any.size());
     binds.run();
-    return {in_ring == 2, binds.in_ring() == 2};
+    return {gets, binds.in_ring() == 2};
 }
 
 // The calls of TCP with a source IP: `questions`, then the technique (its option and bind in one

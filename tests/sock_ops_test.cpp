@@ -41,22 +41,6 @@ int ring_fd_count() {
     return n;
 }
 
-// Whether this thread's calls go through a ring here (a kernel with socket commands, io_uring
-// allowed, CONNECTX_IO_URING not 0), after the batches a thread makes before it has one.
-bool ring_here() {
-    cxtest::unique_fd fd(cxtest::udp_socket(AF_INET));
-    int in_ring = 0;
-    for (unsigned i = 0; i <= sock_ops::kCallsBeforeRing; ++i) {
-        int a = 0, b = 0;
-        sock_ops ops(fd.get(), sock_ops::mode::each);
-        ops.get(SOL_SOCKET, SO_REUSEADDR, &a, sizeof a);
-        ops.get(SOL_SOCKET, SO_REUSEPORT, &b, sizeof b);
-        ops.run();
-        in_ring = ops.in_ring();
-    }
-    return in_ring == 2;
-}
-
 int int_opt(int fd, int level, int name) {
     int v = -1;
     socklen_t len = sizeof v;
@@ -91,17 +75,12 @@ alone_chain run_alone_chain(int fd, const cx::address& ip, uint16_t port, const 
 TEST(SockOpsNetns, AThreadGetsItsRingAfterItsFirstBatches) {
     CXTEST_REQUIRE_NETNS();
     cxtest::run_in_netns([] {
-        if (!ring_here()) GTEST_SKIP() << "no io_uring socket commands here";
+        if (!cxtest::warm_thread_ring()) GTEST_SKIP() << "no io_uring socket commands here";
         std::thread([] {
             cxtest::unique_fd fd(cxtest::udp_socket(AF_INET));
-            for (unsigned i = 0; i <= sock_ops::kCallsBeforeRing; ++i) {
-                int a = 0, b = 0;
-                sock_ops ops(fd.get(), sock_ops::mode::each);
-                ops.get(SOL_SOCKET, SO_REUSEADDR, &a, sizeof a);
-                ops.get(SOL_SOCKET, SO_REUSEPORT, &b, sizeof b);
-                ops.run();
-                EXPECT_EQ(ops.in_ring(), i < sock_ops::kCallsBeforeRing ? 0 : 2) << i;
-            }
+            for (unsigned i = 0; i <= sock_ops::kCallsBeforeRing; ++i)
+                EXPECT_EQ(cxtest::ring_batch(fd.get()), i < sock_ops::kCallsBeforeRing ? 0 : 2)
+                    << i;
         }).join();
     });
 }
@@ -111,7 +90,7 @@ TEST(SockOpsNetns, AChainDoesWhatItsCallsDoOneByOne) {
     cxtest::run_in_netns([] {
         const auto ip = v4("127.0.0.1");
         const auto dst = v4("127.0.0.2:53");
-        const bool ring = ring_here();
+        const bool ring = cxtest::warm_thread_ring();
         cxtest::unique_fd fd(cxtest::udp_socket(AF_INET));
         alone_chain c = run_alone_chain(fd.get(), ip, 40001, dst);
         for (int e : c.errors) EXPECT_EQ(e, 0) << strerror(e);
@@ -188,7 +167,7 @@ TEST(SockOpsNetns, EachQuestionHasItsOwnAnswerAndErrno) {
 TEST(SockOpsNetns, NoSocketIsEnotsockAndTheRingStays) {
     CXTEST_REQUIRE_NETNS();
     cxtest::run_in_netns([] {
-        const bool ring = ring_here();
+        const bool ring = cxtest::warm_thread_ring();
         int p[2];
         ASSERT_EQ(pipe(p), 0);
         int a = 0, b = 0;
@@ -205,7 +184,7 @@ TEST(SockOpsNetns, NoSocketIsEnotsockAndTheRingStays) {
         EXPECT_EQ(closed.error(0), EBADF);
         close(p[0]);
         close(p[1]);
-        EXPECT_EQ(ring_here(), ring);
+        EXPECT_EQ(cxtest::warm_thread_ring(), ring);
     });
 }
 
@@ -214,13 +193,13 @@ TEST(SockOpsNetns, NoSocketIsEnotsockAndTheRingStays) {
 TEST(SockOpsNetns, ForkChildHoldsNoRingOfItsParentAndMakesItsOwn) {
     CXTEST_REQUIRE_NETNS();
     cxtest::run_in_netns([] {
-        if (!ring_here()) GTEST_SKIP() << "no io_uring socket commands here";
+        if (!cxtest::warm_thread_ring()) GTEST_SKIP() << "no io_uring socket commands here";
         std::vector<std::thread> threads;
-        for (int i = 0; i < 4; ++i) threads.emplace_back([] { (void)ring_here(); });
+        for (int i = 0; i < 4; ++i) threads.emplace_back([] { (void)cxtest::warm_thread_ring(); });
         for (auto& t : threads) t.join();
         std::atomic<bool> stop{false};
         std::thread busy([&] {
-            while (!stop.load()) (void)ring_here();
+            while (!stop.load()) (void)cxtest::warm_thread_ring();
         });
         EXPECT_GE(ring_fd_count(), 1);
         for (int i = 0; i < 20; ++i) {
@@ -251,9 +230,10 @@ TEST(SockOpsNetns, ForkChildHoldsNoRingOfItsParentAndMakesItsOwn) {
 TEST(SockOpsNetns, RingsGoWithTheirThreadsAndTooManyThreadsStillWork) {
     CXTEST_REQUIRE_NETNS();
     cxtest::run_in_netns([] {
-        const bool ring = ring_here();  // this thread's ring, if any, counts in `before`
+        const bool ring =
+            cxtest::warm_thread_ring();  // this thread's ring, if any, counts in `before`
         const int before = ring_fd_count();
-        for (int i = 0; i < 50; ++i) std::thread([] { (void)ring_here(); }).join();
+        for (int i = 0; i < 50; ++i) std::thread([] { (void)cxtest::warm_thread_ring(); }).join();
         EXPECT_EQ(ring_fd_count(), before);
         std::atomic<int> wrong{0}, ringless{0}, waiting{300};
         std::vector<std::thread> threads;

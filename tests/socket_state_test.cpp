@@ -16,7 +16,6 @@
 #include <string>
 #include <vector>
 
-#include "sock_ops.hpp"
 #include "support/netns.hpp"
 #include "support/rtnl.hpp"
 #include "support/udp_util.hpp"
@@ -236,16 +235,7 @@ TEST_P(UdpNoPort, ReachesTheWholeRange) {
     opt.port_lo = 40000;
     opt.port_hi = 40015;
     cxtest::run_in_netns(opt, [] {
-        if (GetParam()) {  // the batches a thread makes before it has a ring
-            cxtest::unique_fd any(udp_socket(AF_INET));
-            for (unsigned i = 0; i <= cx::detail::sock_ops::kCallsBeforeRing; ++i) {
-                int a = 0, b = 0;
-                cx::detail::sock_ops ops(any, cx::detail::sock_ops::mode::each);
-                ops.get(SOL_SOCKET, SO_REUSEADDR, &a, sizeof a);
-                ops.get(SOL_SOCKET, SO_REUSEPORT, &b, sizeof b);
-                ops.run();
-            }
-        }
+        if (GetParam()) cxtest::warm_thread_ring();
         std::vector<int> held;
         auto ip = v4("127.0.0.1");
         for (int d = 0; d < 2; ++d) {

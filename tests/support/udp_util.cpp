@@ -17,6 +17,8 @@
 #include <map>
 #include <set>
 
+#include "sock_ops.hpp"
+
 namespace cxtest {
 
 int udp_connectx(int fd, const cx::address* src, const cx::address& dst,
@@ -125,6 +127,25 @@ std::vector<std::string> duplicate_tuples(const std::vector<udp_sock>& socks) {
     for (auto& [k, v] : n)
         if (v.size() > 1) dup.push_back(k + " x" + std::to_string(v.size()));
     return dup;
+}
+
+int ring_batch(int fd) {
+    int a = 0, b = 0;
+    cx::detail::sock_ops ops(fd, cx::detail::sock_ops::mode::each);
+    ops.get(SOL_SOCKET, SO_REUSEADDR, &a, sizeof a);
+    ops.get(SOL_SOCKET, SO_REUSEPORT, &b, sizeof b);
+    ops.run();
+    EXPECT_EQ(ops.error(0), 0);
+    EXPECT_EQ(ops.error(1), 0);
+    return ops.in_ring();
+}
+
+bool warm_thread_ring() {
+    int fd = udp_socket(AF_INET);
+    int in_ring = 0;
+    for (unsigned i = 0; i <= cx::detail::sock_ops::kCallsBeforeRing; ++i) in_ring = ring_batch(fd);
+    ::close(fd);
+    return in_ring == 2;
 }
 
 }  // namespace cxtest

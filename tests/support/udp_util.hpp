@@ -30,4 +30,12 @@ std::vector<udp_sock> dump_udp_sockets();
 // Connected 4-tuples that appear more than once in `socks` (as "local->remote").
 std::vector<std::string> duplicate_tuples(const std::vector<udp_sock>& socks);
 
+// One batch of two SOL_SOCKET questions on `fd` (src/sock_ops.hpp): how many of them went
+// through the calling thread's io_uring (0 or 2).
+int ring_batch(int fd);
+// The batches a thread makes before it has a ring (sock_ops::kCallsBeforeRing), and one more:
+// whether this thread's batches go through a ring here (a kernel with socket commands, io_uring
+// allowed, CONNECTX_IO_URING not 0).
+bool warm_thread_ring();
+
 }  // namespace cxtest
