@@ -81,7 +81,7 @@ public:
     // The thread's ring, made at its batch after the first kCallsBeforeRing; false when it has
     // none (yet).
     bool ready() noexcept {
-        if (fd_ >= 0 && generation_ == owned_fds_generation()) return true;
+        if (made()) return true;
         if (fd_ >= 0) drop(false, false);  // a fork child: fd closed, mapping the parent's
         if (g_no_rings.load(std::memory_order_relaxed) || disabled_by_environment()) return false;
         if (asked_ < sock_ops::kCallsBeforeRing) {
@@ -104,6 +104,8 @@ public:
         asked_ = 0;  // EMFILE, ENOMEM (memlock before 5.12)...: not again before as many batches
         return false;
     }
+    // The ring is there now (asking neither counts a batch nor makes it).
+    bool made() const noexcept { return fd_ >= 0 && generation_ == owned_fds_generation(); }
     bool has_bind() const noexcept { return has_bind_; }
 
     // Submits entries [0, n) already written by `fill`, waits for their completions, and stores
@@ -262,7 +264,7 @@ thread_local ring t_ring;
 }  // namespace
 
 bool sock_ops::batches() noexcept {
-    return !g_no_sock_cmd.load(std::memory_order_relaxed) && t_ring.ready();
+    return !g_no_sock_cmd.load(std::memory_order_relaxed) && t_ring.made();
 }
 
 void sock_ops::get(int level, int name, void* value, socklen_t len) noexcept {

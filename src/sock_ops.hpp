@@ -30,8 +30,8 @@ public:
     static constexpr unsigned kCallsBeforeRing = 64;
 
     sock_ops(int fd, mode m) noexcept : fd_(fd), mode_(m) {}
-    // Whether socket options go in one system call on this thread (questions worth asking
-    // together only then).
+    // Whether socket options go in one system call on this thread now, its ring made (questions
+    // worth asking together only then). Asking counts no batch.
     static bool batches() noexcept;
     sock_ops(const sock_ops&) = delete;
     sock_ops& operator=(const sock_ops&) = delete;
