@@ -94,15 +94,17 @@ bool mark_reserved(netns_state& ns, port_span span, port_bitmap& taken) {
     return true;
 }
 
-// A destination just found busy: the kernel's first pass found none of the ports of the low end's
-// parity free toward it, so they start marked (with the reserved ones); the others the kernel
-// took since then cost a retry each. No dump here: it would cost the call that found the
-// destination busy a few milliseconds (~4,000 sockets); the first refresh makes one.
-busy engage(netns_state& ns, const dest_key& key, port_span span) {
+// A destination just found busy by a call that got `port`: the kernel's first pass found none of
+// the ports of the low end's parity free toward it, so they start marked (with the reserved ones
+// and `port`); the others the kernel took since then cost a retry each. No dump here: it would
+// cost the call that found the destination busy a few milliseconds (~4,000 sockets); the first
+// refresh makes one.
+busy engage(netns_state& ns, const dest_key& key, port_span span, uint16_t port) {
     // Rare (once per busy destination): allocating here is fine.
     std::unique_ptr<port_bitmap> taken(new (std::nothrow) port_bitmap);
     if (!taken || !mark_reserved(ns, span, *taken)) return busy::unknown;
     for (uint32_t p = span.lo; p <= span.hi; p += 2) taken->set(uint16_t(p));
+    taken->set(port);
     return ns.tcp_hints.install(key, span, *taken, now_ms()) == 0 ? busy::yes : busy::unknown;
 }
 
@@ -228,7 +230,7 @@ void tcp_fill_hint::sample() noexcept {
     }
     if (range != 0) return;  // single steps: parity says nothing
     set_key();
-    if (engage(*ns_, key_, span) == busy::yes && !tcp_busy_add(hash_)) ns_->tcp_hints.forget(key_);
+    if (engage(*ns_, key_, span, port) == busy::yes && !tcp_busy_add(hash_)) ns_->tcp_hints.forget(key_);
 }
 
 }  // namespace cx::detail

@@ -91,6 +91,14 @@ int hinted(const std::vector<call>& calls) {
     return n;
 }
 
+// Calls that used the hint: given a port that was free, or given one taken since the hint was
+// made (by a socket it never saw) and retried over the whole range.
+int hint_in_use(const std::vector<call>& calls) {
+    int n = 0;
+    for (const call& c : calls) n += c.hinted || c.attempts == 2;
+    return n;
+}
+
 // Closes at once (SO_LINGER 0: a reset, no TIME_WAIT), so the port is free toward the
 // destination again.
 void close_now(int fd) {
@@ -245,7 +253,9 @@ TEST(TcpFillNetns, RangeChangedAfterTheHintWasMadeIsHonouredByTheNextCall) {
         fill(&src, kDst, open, 56);
         ASSERT_EQ(open.size(), 56u);
         if (kernel_has_local_port_range()) {
-            ASSERT_GT(hinted(open), 0);
+            // All 8 calls past the sample may be retries (the ports of the second pass before the
+            // sample are unknown to the hint): what matters here is that the hint is in use.
+            ASSERT_GT(hint_in_use(open), 0);
         }
         // A range the hint knows nothing of, and then one inside the old range.
         ASSERT_EQ(cxtest::write_sysctl("net/ipv4/ip_local_port_range", "41000 41063"), 0);
