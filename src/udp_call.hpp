@@ -76,6 +76,11 @@ void report_local(udp_call& c, const sockaddr* sa, socklen_t len);
 // The socket is bound with SO_REUSEADDR=1 to `port`: lock, verify, connect, unlock. 0, an errno,
 // or (through `elsewhere`) the finding that the socket is not bound to `port` at all.
 [[nodiscard]] int lock_and_connect(udp_call& c, uint16_t port, bool& elsewhere);
+// The same once the socket is locked (SO_REUSEADDR=0; its cookie read when c.cookie is set):
+// verify, then connect, SO_REUSEADDR=1 and IP_LOCAL_PORT_RANGE=`range` in one batch
+// (sock_ops.hpp); `put_back`: connected and the range set.
+[[nodiscard]] int locked_connect(udp_call& c, uint16_t port, uint32_t range, bool& elsewhere,
+                                 bool& put_back);
 // The socket is bound alone, SO_REUSEADDR=0: connect, then share.
 [[nodiscard]] int connect_alone(udp_call& c);
 // The socket is bound with SO_REUSEADDR=0 and `e` says whether it may connect: connect if so,

@@ -14,11 +14,15 @@
 #include <cstring>
 
 #include "route_source.hpp"
+#include "sock_ops.hpp"
 #include "sys.hpp"
 #include "udp_call.hpp"
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24
+#endif
+#ifndef IP_LOCAL_PORT_RANGE
+#define IP_LOCAL_PORT_RANGE 51
 #endif
 
 namespace cx::detail {
@@ -182,6 +186,20 @@ int lock_and_connect(udp_call& c, uint16_t port, bool& elsewhere) {
     elsewhere = false;
     if (int e = set_reuse(c, 0)) return e;
     return connect_and_share(c, verify_locked(c, port, elsewhere));
+}
+
+int locked_connect(udp_call& c, uint16_t port, uint32_t range, bool& elsewhere, bool& put_back) {
+    elsewhere = false;
+    put_back = false;
+    if (int e = verify_locked(c, port, elsewhere)) return connect_and_share(c, e);
+    sock_ops chain(c.fd(), sock_ops::mode::chain);
+    chain.connect(c.r.dst.sa(), c.r.dst.size());
+    chain.set(SOL_SOCKET, SO_REUSEADDR, 1);
+    chain.set(IPPROTO_IP, IP_LOCAL_PORT_RANGE, int(range));
+    chain.run();
+    const int e = share_after_connect(c, chain.error(0), chain.error(1));
+    put_back = e == 0 && chain.error(2) == 0;
+    return e;
 }
 
 int connect_alone(udp_call& c) {

@@ -103,6 +103,7 @@ private:
     int try_candidate(uint16_t port, outcome& out);
     int lock_candidate(uint16_t port, const address& at, outcome& out);
     int try_alone(uint16_t port, outcome& out);
+    int try_locked(uint16_t port, outcome& out);
     int after_connect(uint16_t port, const address& at, int r, bool elsewhere, outcome& out);
     int bind_candidate(uint16_t port, address& at);
     int give_back();
@@ -315,6 +316,7 @@ int port_search::try_candidate(uint16_t port, outcome& out) {
     ++c_.res.attempts;
     landed_known_ = false;
     if (alone_ && lpr_ && !check_landing_) return try_alone(port, out);
+    if (!alone_ && lpr_) return try_locked(port, out);
     if (int e = source()) return e;
     address at;
     if (int e = bind_candidate(port, at)) {
@@ -398,6 +400,60 @@ int port_search::try_alone(uint16_t port, outcome& out) {
     range_put_back_ = r == 0 && chain.error(4) == 0;
     at.set_port(port);
     return after_connect(port, at, r, false, out);
+}
+
+// The lock through the range, in two batches around its lookup: SO_REUSEADDR=1, [P,P], bind,
+// SO_REUSEADDR=0 (locked) and SO_COOKIE; then, if the lookup names our socket, connect,
+// SO_REUSEADDR=1 and the range put back (locked_connect). The steps and their order are
+// bind_candidate's then lock_candidate's, and so is what follows each failure: a bind refused
+// is tried once more after a yield (another process's lock lasts microseconds), then the port
+// is passed over as blocked.
+int port_search::try_locked(uint16_t port, outcome& out) {
+    if (int e = source()) return e;
+    if (int e = no_port_off(c_)) return e;
+    address at = c_.src;
+    at.set_port(0);
+    uint64_t cookie = 0;
+    int locked = 0, cookie_read = 0;
+    for (int round = 0;; ++round) {
+        sock_ops lock(c_.fd(), sock_ops::mode::chain);
+        lock.set(SOL_SOCKET, SO_REUSEADDR, 1);
+        lock.set(IPPROTO_IP, IP_LOCAL_PORT_RANGE, int(uint32_t(port) << 16 | port));
+        lock.bind(at.sa(), at.size());
+        lock.set(SOL_SOCKET, SO_REUSEADDR, 0);
+        lock.get(SOL_SOCKET, SO_COOKIE, &cookie, sizeof cookie);
+        lock.run();
+        if (lock.error(0) == 0) reuse_ = true;
+        const int e = lock.error(0) ? lock.error(0) : lock.error(1) ? lock.error(1) : lock.error(2);
+        if (e == 0) {
+            locked = lock.error(3);
+            cookie_read = lock.error(4);
+            break;
+        }
+        if (round == 0) {
+            if (e != EADDRINUSE) return e;
+            sched_yield();
+            continue;
+        }
+        hints_of(c_).mark_blocked(key_, port);
+        note_in_flight(port);  // looked at again before EAGAIN, as a port in flight
+        out = outcome::blocked;
+        return 0;
+    }
+    at.set_port(port);
+    c_.res.technique = CONNECTX_TECH_UDP_LOCK;
+    c_.check_bound = true;  // the bind through the range can land elsewhere
+    bool elsewhere = false;
+    int r;
+    if (locked) {
+        r = locked;  // as lock_and_connect: not locked, nothing more
+    } else if (cookie_read) {
+        r = connect_and_share(c_, cookie_read);  // the lock released, not connected
+    } else {
+        c_.cookie = cookie;
+        r = locked_connect(c_, port, prev_lpr_, elsewhere, range_put_back_);
+    }
+    return after_connect(port, at, r, elsewhere, out);
 }
 
 // After the connect of a bound candidate, whose errno is `r`: done, or the candidate let go.

@@ -83,10 +83,15 @@ const std::string kNoPort = opt("setsockopt", IPPROTO_IP, IP_BIND_ADDRESS_NO_POR
 // The caller's IP_BIND_ADDRESS_NO_PORT, read so that a failure can leave it as it was.
 const std::string kNoPortWas = opt("getsockopt", IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT);
 
-// connectx() on a fresh socket of `type`; the calls it made on it.
-calls calls_of(int type, const cx::address* src, const cx::address& dst) {
+// connectx() on a fresh socket of `type` (SO_REUSEADDR set first if `reuse`); the calls it made
+// on it.
+calls calls_of(int type, const cx::address* src, const cx::address& dst, bool reuse = false) {
     cxtest::unique_fd fd(::socket(dst.family(), type | SOCK_CLOEXEC, 0));
     EXPECT_GE(fd, 0);
+    int one = 1;
+    if (reuse) {
+        EXPECT_EQ(::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one), 0);
+    }
     g_calls.clear();
     g_watched = fd;
     int rc = connectx(fd, src ? src->sa() : nullptr, src ? src->size() : 0, dst.sa(), dst.size(),
@@ -284,6 +289,44 @@ TEST(QueryCountNetns, UdpWithSourceIpAsksInTwoBatchesWhereTheKernelCan) {
         }
         (void)calls_of(SOCK_DGRAM, &src, dst);  // the last socket was UDP from now on
         for (int i = 0; i < 3; ++i) EXPECT_EQ(calls_of(SOCK_DGRAM, &src, dst), expected) << i;
+    });
+}
+
+// The caller's SO_REUSEADDR makes every call take the lock: its bind, the lock and the cookie go
+// in one batch, the lookup (on the netlink socket, not watched here) follows, then connect, the
+// share and the range put back in another.
+TEST(QueryCountNetns, UdpLockAsksInThreeBatchesAroundItsLookupWhereTheKernelCan) {
+    CXTEST_REQUIRE_NETNS();
+    cxtest::run_in_netns([] {
+        auto dst = v4("127.0.1.1:53");
+        auto src = v4("127.0.0.1");
+        const auto [ring_gets, ring_binds] = ring_here();
+        const std::string range = opt("getsockopt", IPPROTO_IP, 51),
+                          set_range = opt("setsockopt", IPPROTO_IP, 51),
+                          set_reuse = opt("setsockopt", SOL_SOCKET, SO_REUSEADDR);
+        calls expected;
+        if (ring_gets) {
+            expected = {"io_uring_enter(4)", "getsockname", range, kNoPortWas};
+        } else {
+            expected = {kProtocol,
+                        "getsockname",
+                        opt("getsockopt", SOL_SOCKET, SO_REUSEPORT),
+                        opt("getsockopt", SOL_SOCKET, 71),
+                        opt("getsockopt", SOL_SOCKET, SO_REUSEADDR),
+                        range,
+                        kNoPortWas};
+        }
+        if (ring_binds) {
+            expected.insert(expected.end(), {"io_uring_enter(5)", "io_uring_enter(3)"});
+        } else {
+            expected.insert(expected.end(),
+                            {set_reuse, set_range, "bind", set_reuse,
+                             opt("getsockopt", SOL_SOCKET, SO_COOKIE), "connect", set_reuse,
+                             set_range});
+        }
+        (void)calls_of(SOCK_DGRAM, &src, dst, true);
+        for (int i = 0; i < 3; ++i)
+            EXPECT_EQ(calls_of(SOCK_DGRAM, &src, dst, true), expected) << i;
     });
 }
 
