@@ -257,76 +257,56 @@ TEST(QueryCountNetns, EachKindAsksItsOwnQuestionFirst) {
     });
 }
 
-// A UDP call with a source IP, the port bound alone: its questions go with SO_PROTOCOL in one
-// io_uring_enter, and the bind with what surrounds it in another, where the kernel can (socket
-// commands from 6.7, bind from 6.11); one by one where it cannot. Between them, the two questions
-// io_uring cannot carry: getsockname and the socket's own IP_LOCAL_PORT_RANGE.
+const std::string kRange = opt("getsockopt", IPPROTO_IP, 51);
+const std::string kSetRange = opt("setsockopt", IPPROTO_IP, 51);
+const std::string kSetReuse = opt("setsockopt", SOL_SOCKET, SO_REUSEADDR);
+
+// A UDP call's questions before its port search: with SO_PROTOCOL in one io_uring_enter where the
+// kernel can (socket commands from 6.7), one by one where it cannot; then the two io_uring
+// cannot carry, getsockname and the socket's own IP_LOCAL_PORT_RANGE.
+calls udp_questions(bool ring_gets) {
+    if (ring_gets) return {"io_uring_enter(4)", "getsockname", kRange};
+    return {kProtocol,
+            "getsockname",
+            opt("getsockopt", SOL_SOCKET, SO_REUSEPORT),
+            opt("getsockopt", SOL_SOCKET, 71),
+            opt("getsockopt", SOL_SOCKET, SO_REUSEADDR),
+            kRange};
+}
+
+// Three UDP calls with a source IP on fresh sockets (SO_REUSEADDR set first if `reuse`) make
+// their questions, then `batched` where the kernel's ring carries a bind (6.11), `one_by_one`
+// where it does not.
+void expect_udp_calls(bool reuse, const calls& batched, const calls& one_by_one) {
+    auto dst = v4("127.0.1.1:53");
+    auto src = v4("127.0.0.1");
+    const auto [ring_gets, ring_binds] = ring_here();
+    calls expected = udp_questions(ring_gets);
+    const calls& tail = ring_binds ? batched : one_by_one;
+    expected.insert(expected.end(), tail.begin(), tail.end());
+    (void)calls_of(SOCK_DGRAM, &src, dst, reuse);  // the last socket was UDP from now on
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(calls_of(SOCK_DGRAM, &src, dst, reuse), expected) << i;
+}
+
+// The port bound alone: the bind with what surrounds it in one io_uring_enter.
 TEST(QueryCountNetns, UdpWithSourceIpAsksInTwoBatchesWhereTheKernelCan) {
     CXTEST_REQUIRE_NETNS();
     cxtest::run_in_netns([] {
-        auto dst = v4("127.0.1.1:53");
-        auto src = v4("127.0.0.1");
-        const auto [ring_gets, ring_binds] = ring_here();
-        const std::string range = opt("getsockopt", IPPROTO_IP, 51),
-                          set_range = opt("setsockopt", IPPROTO_IP, 51);
-        calls expected;
-        if (ring_gets) {
-            expected = {"io_uring_enter(4)", "getsockname", range};
-        } else {
-            expected = {kProtocol,
-                        "getsockname",
-                        opt("getsockopt", SOL_SOCKET, SO_REUSEPORT),
-                        opt("getsockopt", SOL_SOCKET, 71),
-                        opt("getsockopt", SOL_SOCKET, SO_REUSEADDR),
-                        range};
-        }
-        if (ring_binds) {
-            expected.push_back("io_uring_enter(5)");
-        } else {
-            expected.insert(expected.end(),
-                            {set_range, "bind", "connect",
-                             opt("setsockopt", SOL_SOCKET, SO_REUSEADDR), set_range});
-        }
-        (void)calls_of(SOCK_DGRAM, &src, dst);  // the last socket was UDP from now on
-        for (int i = 0; i < 3; ++i) EXPECT_EQ(calls_of(SOCK_DGRAM, &src, dst), expected) << i;
+        expect_udp_calls(false, {"io_uring_enter(5)"},
+                         {kSetRange, "bind", "connect", kSetReuse, kSetRange});
     });
 }
 
-// The caller's SO_REUSEADDR makes every call take the lock: its bind, the lock and the cookie go
-// in one batch, the lookup (on the netlink socket, not watched here) follows, then connect, the
-// share and the range put back in another.
+// The caller's SO_REUSEADDR makes every call take the lock: its IP_BIND_ADDRESS_NO_PORT read,
+// then its bind, the lock and the cookie in one batch, the lookup (on the netlink socket, not
+// watched here), then connect, the share and the range put back in another.
 TEST(QueryCountNetns, UdpLockAsksInThreeBatchesAroundItsLookupWhereTheKernelCan) {
     CXTEST_REQUIRE_NETNS();
     cxtest::run_in_netns([] {
-        auto dst = v4("127.0.1.1:53");
-        auto src = v4("127.0.0.1");
-        const auto [ring_gets, ring_binds] = ring_here();
-        const std::string range = opt("getsockopt", IPPROTO_IP, 51),
-                          set_range = opt("setsockopt", IPPROTO_IP, 51),
-                          set_reuse = opt("setsockopt", SOL_SOCKET, SO_REUSEADDR);
-        calls expected;
-        if (ring_gets) {
-            expected = {"io_uring_enter(4)", "getsockname", range, kNoPortWas};
-        } else {
-            expected = {kProtocol,
-                        "getsockname",
-                        opt("getsockopt", SOL_SOCKET, SO_REUSEPORT),
-                        opt("getsockopt", SOL_SOCKET, 71),
-                        opt("getsockopt", SOL_SOCKET, SO_REUSEADDR),
-                        range,
-                        kNoPortWas};
-        }
-        if (ring_binds) {
-            expected.insert(expected.end(), {"io_uring_enter(5)", "io_uring_enter(3)"});
-        } else {
-            expected.insert(expected.end(),
-                            {set_reuse, set_range, "bind", set_reuse,
-                             opt("getsockopt", SOL_SOCKET, SO_COOKIE), "connect", set_reuse,
-                             set_range});
-        }
-        (void)calls_of(SOCK_DGRAM, &src, dst, true);
-        for (int i = 0; i < 3; ++i)
-            EXPECT_EQ(calls_of(SOCK_DGRAM, &src, dst, true), expected) << i;
+        expect_udp_calls(true, {kNoPortWas, "io_uring_enter(5)", "io_uring_enter(3)"},
+                         {kNoPortWas, kSetReuse, kSetRange, "bind", kSetReuse,
+                          opt("getsockopt", SOL_SOCKET, SO_COOKIE), "connect", kSetReuse,
+                          kSetRange});
     });
 }
 
