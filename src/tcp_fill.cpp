@@ -230,7 +230,8 @@ void tcp_fill_hint::sample() noexcept {
     }
     if (range != 0) return;  // single steps: parity says nothing
     set_key();
-    if (engage(*ns_, key_, span, port) == busy::yes && !tcp_busy_add(hash_)) ns_->tcp_hints.forget(key_);
+    if (engage(*ns_, key_, span, port) == busy::yes && !tcp_busy_add(hash_))
+        ns_->tcp_hints.forget(key_);
 }
 
 }  // namespace cx::detail

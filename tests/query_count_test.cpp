@@ -303,10 +303,10 @@ TEST(QueryCountNetns, UdpWithSourceIpAsksInTwoBatchesWhereTheKernelCan) {
 TEST(QueryCountNetns, UdpLockAsksInThreeBatchesAroundItsLookupWhereTheKernelCan) {
     CXTEST_REQUIRE_NETNS();
     cxtest::run_in_netns([] {
-        expect_udp_calls(true, {kNoPortWas, "io_uring_enter(5)", "io_uring_enter(3)"},
-                         {kNoPortWas, kSetReuse, kSetRange, "bind", kSetReuse,
-                          opt("getsockopt", SOL_SOCKET, SO_COOKIE), "connect", kSetReuse,
-                          kSetRange});
+        expect_udp_calls(
+            true, {kNoPortWas, "io_uring_enter(5)", "io_uring_enter(3)"},
+            {kNoPortWas, kSetReuse, kSetRange, "bind", kSetReuse,
+             opt("getsockopt", SOL_SOCKET, SO_COOKIE), "connect", kSetReuse, kSetRange});
     });
 }
 
