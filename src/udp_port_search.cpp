@@ -35,7 +35,8 @@
 //             connect() takes the source its route gives the socket (try_alone). The route
 //             question is asked only when the lock or a lookup needs the address (source()).
 //   batched   the bind alone and what surrounds it go in one system call where the kernel can
-//             (sock_ops.hpp).
+//             (sock_ops.hpp); the lock through the range in two, one each side of its lookup
+//             (try_locked).
 //   no port   IP_BIND_ADDRESS_NO_PORT (a program may set it on every client socket) keeps a bind
 //             of port 0 from taking the port: the lock clears it first (no_port_off). Alone, the
 //             bind takes the address and connect() the candidate, autobound as exclusively as a
