@@ -36,6 +36,8 @@ struct udp_call {
     bool rebind_device = false;  // connect(AF_UNSPEC) clears the bound device: set it again
     bool device_known = true;    // false: ifindex not read yet (see know_device)
     bool check_bound = false;    // a locked lookup that is not ours checks the bound port
+    bool bound_no_port = false;  // ...and found none: IP_BIND_ADDRESS_NO_PORT kept the bind from
+                                 // taking one (the lock held nothing)
     bool found_in_flight = false;  // the last lookup named a socket in flight (diag_answer)
     bool source_known = false;   // src holds the source IP (given, or the route's: know_source)
     address src;                 // the source; the port set per attempt

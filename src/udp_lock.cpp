@@ -39,7 +39,8 @@ constexpr int kNotFoundRetries = 3;
 // the race test. So it asks again a few times; still nothing is EPROTO where udp_diag has named
 // a socket before, and EPROTONOSUPPORT (udp_diag does not answer here) where it never has.
 // Before any of that, an answer that is not ours is checked against where the socket really is
-// (c.check_bound: `elsewhere`) and, if its device was not read yet, asked again naming it.
+// (c.check_bound: `elsewhere`, and c.bound_no_port when the bind took no port at all) and, if
+// its device was not read yet, asked again naming it.
 int verify_locked(udp_call& c, uint16_t port, bool& elsewhere) {
     if (!c.cookie)
         if (int e = sys::getsockopt_u64(c.fd(), SOL_SOCKET, SO_COOKIE, c.cookie)) return e;
@@ -55,6 +56,7 @@ int verify_locked(udp_call& c, uint16_t port, bool& elsewhere) {
             if (int e = bound_port(c.fd(), at)) return e;
             if (at != port) {
                 elsewhere = true;
+                c.bound_no_port = at == 0;
                 return EADDRINUSE;
             }
         }

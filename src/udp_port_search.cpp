@@ -38,7 +38,8 @@
 //             (sock_ops.hpp); the lock through the range in two, one each side of its lookup
 //             (try_locked).
 //   no port   IP_BIND_ADDRESS_NO_PORT (a program may set it on every client socket) keeps a bind
-//             of port 0 from taking the port: the lock clears it first (no_port_off). Alone, the
+//             of port 0 from taking the port: the lock clears it first (no_port_off) once the
+//             process has seen it set, and before that learns it from its lookup. Alone, the
 //             bind takes the address and connect() the candidate, autobound as exclusively as a
 //             bind would; EAGAIN from connect() then says the candidate was taken.
 #include "udp_port_search.hpp"
@@ -408,10 +409,12 @@ int port_search::try_alone(uint16_t port, outcome& out) {
 // SO_REUSEADDR=1 and the range put back (locked_connect). The steps and their order are
 // bind_candidate's then lock_candidate's, and so is what follows each failure: a bind refused
 // is tried once more after a yield (another process's lock lasts microseconds), then the port
-// is passed over as blocked.
+// is passed over as blocked. IP_BIND_ADDRESS_NO_PORT is read and cleared first only once the
+// process has seen it set (g_no_port_seen): before that, the lookup finds out.
 int port_search::try_locked(uint16_t port, outcome& out) {
     if (int e = source()) return e;
-    if (int e = no_port_off(c_)) return e;
+    if (g_no_port_seen.load(std::memory_order_relaxed))
+        if (int e = no_port_off(c_)) return e;
     address at = c_.src;
     at.set_port(0);
     uint64_t cookie = 0;
@@ -453,6 +456,17 @@ int port_search::try_locked(uint16_t port, outcome& out) {
     } else {
         c_.cookie = cookie;
         r = locked_connect(c_, port, prev_lpr_, elsewhere, range_put_back_);
+    }
+    if (c_.bound_no_port && !c_.no_port_read) {
+        // The caller's IP_BIND_ADDRESS_NO_PORT kept the bind from taking P (the lookup found the
+        // socket on no port): released and unconnected, it is bound to the address alone, which
+        // a bind may replace. Once more with the option cleared, as every lock of the process
+        // from now on.
+        c_.bound_no_port = false;
+        g_no_port_seen.store(true, std::memory_order_relaxed);
+        if (int e = give_back()) return e;
+        if (int e = no_port_off(c_)) return e;
+        return try_locked(port, out);
     }
     return after_connect(port, at, r, elsewhere, out);
 }

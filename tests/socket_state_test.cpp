@@ -256,6 +256,42 @@ TEST_P(UdpNoPort, ReachesTheWholeRange) {
         for (int fd : held) ::close(fd);
     });
 }
+// The same with the caller's SO_REUSEADDR too, so that every call takes the lock: a process that
+// has not seen the option yet binds without clearing it, finds through its lookup that the bind
+// took no port, and goes on with it cleared. Every port, then EAGAIN; both options as the caller
+// set them.
+TEST_P(UdpNoPort, LockedReachesTheWholeRange) {
+    CXTEST_REQUIRE_NETNS();
+    cxtest::netns_options opt;
+    opt.port_lo = 40000;
+    opt.port_hi = 40015;
+    cxtest::run_in_netns(opt, [] {
+        if (GetParam()) cxtest::warm_thread_ring();
+        std::vector<int> held;
+        auto ip = v4("127.0.0.1");
+        int one = 1;
+        for (int i = 0; i <= 16; ++i) {
+            cxtest::unique_fd fd(udp_socket(AF_INET));
+            ASSERT_EQ(setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one), 0);
+            ASSERT_EQ(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one), 0);
+            connectx_result res{};
+            connectx_opts o{};
+            o.size = sizeof o;
+            o.result = &res;
+            EXPECT_EQ(udp_connectx(fd, &ip, cxtest::dst_v4(0, 53), &o), i < 16 ? 0 : EAGAIN)
+                << "flow " << i;
+            if (i < 16) {
+                EXPECT_EQ(res.technique, uint32_t(CONNECTX_TECH_UDP_LOCK)) << "flow " << i;
+            }
+            EXPECT_EQ(int_opt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT), 1);
+            EXPECT_EQ(int_opt(fd, SOL_SOCKET, SO_REUSEADDR), 1);
+            if (i < 16) held.push_back(fd.release());
+        }
+        EXPECT_TRUE(cxtest::duplicate_tuples(cxtest::dump_udp_sockets()).empty());
+        for (int fd : held) ::close(fd);
+    });
+}
+
 INSTANTIATE_TEST_SUITE_P(SocketStateNetns, UdpNoPort, ::testing::Values(false, true),
                          [](const auto& p) { return p.param ? "WithRing" : "FirstCalls"; });
 
