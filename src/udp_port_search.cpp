@@ -106,6 +106,7 @@ private:
     int lock_candidate(uint16_t port, const address& at, outcome& out);
     int try_alone(uint16_t port, outcome& out);
     int try_locked(uint16_t port, outcome& out);
+    int pass_over_blocked(uint16_t port, outcome& out);
     int after_connect(uint16_t port, const address& at, int r, bool elsewhere, outcome& out);
     int bind_candidate(uint16_t port, address& at);
     int give_back();
@@ -330,10 +331,7 @@ int port_search::try_candidate(uint16_t port, outcome& out) {
         // Another process's lock, or its bind alone, lasts a few microseconds: once more.
         sched_yield();
         if (bind_candidate(port, at) == 0) return lock_candidate(port, at, out);
-        hints_of(c_).mark_blocked(key_, port);
-        note_in_flight(port);  // looked at again before EAGAIN, as a port in flight
-        out = outcome::blocked;
-        return 0;
+        return pass_over_blocked(port, out);
     }
     if (alone_ && lpr_ && check_landing_) {
         // The kernel ignores a socket's range outside ip_local_port_range and binds another
@@ -439,10 +437,7 @@ int port_search::try_locked(uint16_t port, outcome& out) {
             sched_yield();
             continue;
         }
-        hints_of(c_).mark_blocked(key_, port);
-        note_in_flight(port);  // looked at again before EAGAIN, as a port in flight
-        out = outcome::blocked;
-        return 0;
+        return pass_over_blocked(port, out);
     }
     at.set_port(port);
     c_.res.technique = CONNECTX_TECH_UDP_LOCK;
@@ -469,6 +464,16 @@ int port_search::try_locked(uint16_t port, outcome& out) {
         return try_locked(port, out);
     }
     return after_connect(port, at, r, elsewhere, out);
+}
+
+// A bind with SO_REUSEADDR refused twice: a socket holds P without it (or another process's
+// lock held it both times). Marked for a while, and looked at again before EAGAIN, as a port in
+// flight.
+int port_search::pass_over_blocked(uint16_t port, outcome& out) {
+    hints_of(c_).mark_blocked(key_, port);
+    note_in_flight(port);
+    out = outcome::blocked;
+    return 0;
 }
 
 // After the connect of a bound candidate, whose errno is `r`: done, or the candidate let go.
