@@ -227,15 +227,26 @@ TEST(SocketStateNetns, TcpRangeFailsClosedWhenTheNamespaceStateCannotBeHad) {
 // socket) reaches every port toward every destination, and keeps the option.
 // Run twice: as a thread's first calls (one system call each), and with the thread's io_uring
 // made (src/sock_ops.hpp), where a connect() that must take a taken port answers EAGAIN late.
-class UdpNoPort : public ::testing::TestWithParam<bool> {};
+class UdpNoPort : public ::testing::TestWithParam<bool> {
+protected:
+    // `body` in a namespace of 16 ports (40000-40015), after the thread's ring when it is the
+    // parameter's case.
+    template <class Body>
+    void in_sixteen_ports(Body body) {
+        cxtest::netns_options opt;
+        opt.port_lo = 40000;
+        opt.port_hi = 40015;
+        const bool ring = GetParam();
+        cxtest::run_in_netns(opt, [&] {
+            if (ring) cxtest::warm_thread_ring();
+            body();
+        });
+    }
+};
 
 TEST_P(UdpNoPort, ReachesTheWholeRange) {
     CXTEST_REQUIRE_NETNS();
-    cxtest::netns_options opt;
-    opt.port_lo = 40000;
-    opt.port_hi = 40015;
-    cxtest::run_in_netns(opt, [] {
-        if (GetParam()) cxtest::warm_thread_ring();
+    in_sixteen_ports([] {
         std::vector<int> held;
         auto ip = v4("127.0.0.1");
         for (int d = 0; d < 2; ++d) {
@@ -256,17 +267,14 @@ TEST_P(UdpNoPort, ReachesTheWholeRange) {
         for (int fd : held) ::close(fd);
     });
 }
+
 // The same with the caller's SO_REUSEADDR too, so that every call takes the lock: a process that
 // has not seen the option yet binds without clearing it, finds through its lookup that the bind
 // took no port, and goes on with it cleared. Every port, then EAGAIN; both options as the caller
 // set them.
 TEST_P(UdpNoPort, LockedReachesTheWholeRange) {
     CXTEST_REQUIRE_NETNS();
-    cxtest::netns_options opt;
-    opt.port_lo = 40000;
-    opt.port_hi = 40015;
-    cxtest::run_in_netns(opt, [] {
-        if (GetParam()) cxtest::warm_thread_ring();
+    in_sixteen_ports([] {
         std::vector<int> held;
         auto ip = v4("127.0.0.1");
         int one = 1;
