@@ -229,7 +229,9 @@ int for_each_guard_link(const cgroup_dir& cg, F&& f) noexcept {
     while ((rc = bpf_link_get_next_id(id, &id)) == 0) {
         unique_fd fd(bpf_link_get_fd_by_id(id));
         if (!fd) {
-            if (errno == ENOENT) continue;  // freed since get_next_id
+            // ENOENT: freed since get_next_id. EAGAIN: being made by another program (the kernel
+            // gives a link no id before it is settled, and says it does not exist yet).
+            if (errno == ENOENT || errno == EAGAIN) continue;
             return errno;
         }
         bpf_link_info li{};

@@ -508,6 +508,45 @@ TEST_F(Guard, AttachIsIdempotent) {
     connectx_guard_close(g);
 }
 
+// Detach walks every BPF link of the host to find the guard's. A link another program is
+// making at that moment answers EAGAIN to a lookup by id (the kernel's "not settled yet"): that
+// is someone else's link in the making, not a failure of this detach. Another process attaches
+// and drops guards on a cgroup of its own meanwhile.
+TEST_F(Guard, DetachIsNotDisturbedByLinksBeingMadeElsewhere) {
+    CXTEST_REQUIRE_GUARD_PRIVILEGES();
+    if (not_built_is_reported()) return;
+    const std::string other = cg_ + "/churn";
+    ASSERT_EQ(::mkdir(other.c_str(), 0755), 0) << strerror(errno);
+    int stop[2];
+    ASSERT_EQ(::pipe(stop), 0);
+    pid_t churn = ::fork();
+    if (churn == 0) {
+        ::close(stop[1]);
+        pollfd p{stop[0], POLLIN, 0};
+        int bad = 0;
+        for (int i = 0; i < 2000 && ::poll(&p, 1, 0) == 0; ++i) {
+            connectx_guard* g = nullptr;
+            bad += connectx_guard_attach(other.c_str(), nullptr, &g) != 1;
+            connectx_guard_close(g);
+        }
+        ::_exit(bad == 0 ? 0 : 1);
+    }
+    ::close(stop[0]);
+    int failed = 0, last = 0;
+    for (int i = 0; i < 3000; ++i) {
+        if (connectx_guard_detach(cg_.c_str(), nullptr) < 0) {
+            ++failed;
+            last = errno;
+        }
+    }
+    ::close(stop[1]);
+    int status = 0;
+    ASSERT_EQ(::waitpid(churn, &status, 0), churn);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the other process's attaches";
+    EXPECT_EQ(failed, 0) << "last errno: " << strerror(last);
+    EXPECT_EQ(::rmdir(other.c_str()), 0) << strerror(errno);
+}
+
 TEST_F(Guard, UnpinnedGuardEndsWithItsHandle) {
     CXTEST_REQUIRE_GUARD_PRIVILEGES();
     if (not_built_is_reported()) return;
